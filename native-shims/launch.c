@@ -1,0 +1,285 @@
+/*
+ * pasta-ts-launch: the single-threaded part of pasta-ts.
+ *
+ * Node is multithreaded from its first instruction, and the kernel refuses
+ * unshare(CLONE_NEWUSER) and setns(userns) to a multithreaded process. So the
+ * user namespace is made or joined here, before Node runs; a short-lived
+ * child then enters (or creates) the target network namespace, opens the tap
+ * device and a netlink socket there and passes the descriptors back, so that
+ * this process, and the Node process it becomes, never leaves the host's
+ * network namespace.
+ *
+ *   pasta-ts-launch ns [--userns PATH] [--new-userns] [--netns PATH|--new-netns]
+ *                   [--tap NAME] [--vnet-hdr] -- PROGRAM [ARG]...
+ *       Sets PASTA_TS_NS_FDS=TAP,NETNS,NETLINK,IFINDEX in PROGRAM's environment.
+ *   pasta-ts-launch enter --netns PATH -- COMMAND [ARG]...
+ *       Enters the network namespace at PATH (e.g. /proc/PID/fd/N) and runs COMMAND.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pasta-ts: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static void write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		die("cannot write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static int same_ns(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (stat(a, &sa) || stat(b, &sb))
+		return 0;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void join_userns(const char *path)
+{
+	if (same_ns(path, "/proc/self/ns/user"))
+		return; /* already there: Podman starts us inside its namespace */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("cannot open user namespace %s: %s", path, strerror(errno));
+	if (setns(fd, CLONE_NEWUSER))
+		die("cannot join user namespace %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void new_userns(void)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	char map[64];
+
+	if (unshare(CLONE_NEWUSER))
+		die("cannot create a user namespace: %s", strerror(errno));
+	write_file("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+	write_file("/proc/self/uid_map", map);
+	snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+	write_file("/proc/self/gid_map", map);
+}
+
+static void send_fds(int sock, int *fds, int n, int ifindex)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = { .iov_base = &ifindex, .iov_len = sizeof(ifindex) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+	if (sendmsg(sock, &mh, 0) < 0)
+		die("sendmsg: %s", strerror(errno));
+}
+
+static int recv_fds(int sock, int *fds, int n, int *ifindex)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = { .iov_base = ifindex, .iov_len = sizeof(*ifindex) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) <= 0)
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n))
+		return -1;
+	memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
+	return 0;
+}
+
+/* In the child: enter the target netns, open tap and netlink there. */
+static void ns_child(int sock, const char *netns, int new_netns, const char *tap, int vnet_hdr)
+{
+	int fds[3];
+	int ifindex = 0;
+
+	if (new_netns) {
+		if (unshare(CLONE_NEWNET))
+			die("cannot create a network namespace: %s", strerror(errno));
+	} else {
+		int fd = open(netns, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die("cannot open network namespace %s: %s", netns, strerror(errno));
+		if (setns(fd, CLONE_NEWNET))
+			die("cannot join network namespace %s: %s", netns, strerror(errno));
+		close(fd);
+	}
+
+	fds[0] = -1;
+	if (tap) {
+		struct ifreq ifr;
+		fds[0] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		if (fds[0] < 0)
+			die("cannot open /dev/net/tun: %s", strerror(errno));
+		memset(&ifr, 0, sizeof(ifr));
+		strncpy(ifr.ifr_name, tap, IFNAMSIZ - 1);
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
+		if (ioctl(fds[0], TUNSETIFF, &ifr))
+			die("cannot create tap device %s: %s", tap, strerror(errno));
+		if (vnet_hdr) {
+			int len = 10; /* struct virtio_net_hdr */
+			if (ioctl(fds[0], TUNSETVNETHDRSZ, &len))
+				die("TUNSETVNETHDRSZ: %s", strerror(errno));
+			if (ioctl(fds[0], TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6))
+				die("TUNSETOFFLOAD: %s", strerror(errno));
+		}
+		{
+			int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (s < 0 || ioctl(s, SIOCGIFINDEX, &ifr))
+				die("cannot find tap device %s: %s", tap, strerror(errno));
+			ifindex = ifr.ifr_ifindex;
+			close(s);
+		}
+	}
+	fds[1] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	fds[2] = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fds[1] < 0 || fds[2] < 0)
+		die("cannot open namespace handles: %s", strerror(errno));
+	if (fds[0] < 0)
+		fds[0] = dup(fds[1]); /* placeholder, keeps the message shape */
+	send_fds(sock, fds, 3, ifindex);
+	_exit(0);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: pasta-ts-launch ns|enter ... -- PROGRAM [ARG]...\n");
+	return 2;
+}
+
+static int cmd_ns(int argc, char **argv)
+{
+	const char *userns = NULL, *netns = NULL, *tap = NULL;
+	int new_user = 0, new_net = 0, vnet_hdr = 0, i;
+	int sv[2], fds[3], ifindex = 0, status;
+	char env[128];
+	pid_t pid;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (!strcmp(argv[i], "--userns") && i + 1 < argc) {
+			userns = argv[++i];
+		} else if (!strcmp(argv[i], "--new-userns")) {
+			new_user = 1;
+		} else if (!strcmp(argv[i], "--netns") && i + 1 < argc) {
+			netns = argv[++i];
+		} else if (!strcmp(argv[i], "--new-netns")) {
+			new_net = 1;
+		} else if (!strcmp(argv[i], "--tap") && i + 1 < argc) {
+			tap = argv[++i];
+		} else if (!strcmp(argv[i], "--vnet-hdr")) {
+			vnet_hdr = 1;
+		} else {
+			return usage();
+		}
+	}
+	if (i >= argc || (!netns && !new_net))
+		return usage();
+
+	if (userns)
+		join_userns(userns);
+	if (new_user)
+		new_userns();
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv))
+		die("socketpair: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(sv[0]);
+		ns_child(sv[1], netns, new_net, tap, vnet_hdr);
+	}
+	close(sv[1]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		exit(1); /* the child said why */
+	if (recv_fds(sv[0], fds, 3, &ifindex))
+		die("no descriptors from the namespace child");
+	close(sv[0]);
+
+	/* Hand them over without close-on-exec. */
+	for (int k = 0; k < 3; k++) {
+		int fl = fcntl(fds[k], F_GETFD);
+		fcntl(fds[k], F_SETFD, fl & ~FD_CLOEXEC);
+	}
+	snprintf(env, sizeof(env), "%d,%d,%d,%d", tap ? fds[0] : -1, fds[1], fds[2], ifindex);
+	setenv("PASTA_TS_NS_FDS", env, 1);
+	execvp(argv[i], argv + i);
+	die("cannot run %s: %s", argv[i], strerror(errno));
+	return 1;
+}
+
+static int cmd_enter(int argc, char **argv)
+{
+	const char *netns = NULL;
+	int nsfd, i;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (!strcmp(argv[i], "--netns") && i + 1 < argc) {
+			netns = argv[++i];
+		} else {
+			return usage();
+		}
+	}
+	if (i >= argc || !netns)
+		return usage();
+	nsfd = open(netns, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET))
+		die("cannot enter the network namespace: %s", strerror(errno));
+	close(nsfd);
+	execvp(argv[i], argv + i);
+	fprintf(stderr, "pasta-ts: cannot run %s: %s\n", argv[i], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage();
+	if (!strcmp(argv[1], "ns"))
+		return cmd_ns(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "enter"))
+		return cmd_enter(argc - 2, argv + 2);
+	return usage();
+}

@@ -1,0 +1,87 @@
+/*
+ * libpts: the few system calls pasta-ts needs that ffi-rs cannot express
+ * directly (NULL-terminated argv arrays, sockaddr structures). Loaded with
+ * ffi-rs; every function returns -errno on failure.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/*
+ * execv() with arguments packed as NUL-terminated strings in one blob.
+ * Node marks its standard descriptors close-on-exec and may have made them
+ * non-blocking: the new program gets them back as a shell would pass them.
+ */
+int pts_execv(const char *path, const char *blob, int blob_len, int argc)
+{
+	char **argv = calloc((size_t)argc + 1, sizeof(char *));
+	const char *p = blob;
+
+	for (int fd = 0; fd <= 2; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0)
+			fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+		fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	}
+
+	if (!argv)
+		return -ENOMEM;
+	for (int i = 0; i < argc; i++) {
+		if (p >= blob + blob_len)
+			return -EINVAL;
+		argv[i] = (char *)p;
+		p += strlen(p) + 1;
+	}
+	execv(path, argv);
+	free(argv);
+	return -errno;
+}
+
+/*
+ * An ICMP or ICMPv6 "ping" socket (SOCK_DGRAM, as an unprivileged user may
+ * open one), non-blocking, connected to addr (4 or 16 bytes).
+ */
+int pts_ping_socket(int family, const unsigned char *addr)
+{
+	int proto = family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+		memcpy(&sa.sin6_addr, addr, 16);
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	} else {
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		memcpy(&sa.sin_addr, addr, 4);
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (rc) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* send() on a connected datagram socket; -EAGAIN when it would block. */
+int pts_send(int fd, const unsigned char *buf, int len)
+{
+	ssize_t n = send(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return n < 0 ? -errno : (int)n;
+}
+
+int pts_close(int fd)
+{
+	return close(fd) ? -errno : 0;
+}
