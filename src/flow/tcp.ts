@@ -1,0 +1,560 @@
+// TCP translation: each guest connection is spliced onto a host socket.
+//
+// Like passt's tcp.c this is not a TCP stack: the host kernel does congestion
+// control and retransmission towards the real peer. Towards the guest we only
+// keep what a local, nearly lossless link needs: sequence numbers, the
+// guest's window, the bytes the guest has not acknowledged yet (so they can
+// be sent again), and our receive window, which is the room left in the host
+// socket's write queue. Backpressure flows both ways: a full host socket
+// shrinks the window we advertise; a guest that does not acknowledge pauses
+// reads from the host socket, so the host kernel's window closes in turn.
+import net from 'node:net';
+import type { FlowContext } from './context.js';
+import { format4, format6, IPPROTO_TCP, IPV4_HLEN, IPV6_HLEN, equal6 } from '../wire/ip.js';
+import {
+  ACK, FIN, PSH, RST, SYN, TCP_HLEN, type TcpView, newTcpView, parseTcp, seqAdd, seqDiff, writeTcp,
+} from '../wire/tcp.js';
+
+/** Our window scale towards the guest: windows up to 16 MiB. */
+const OUR_WSCALE = 8;
+/** Bytes written to a host socket and not yet taken by its kernel buffer before our window closes. */
+const RCV_LIMIT = 4 << 20;
+/** Bytes read from a host socket and not yet acknowledged by the guest before we stop reading. */
+const SND_LIMIT = 8 << 20;
+const RTO_MIN_MS = 200;
+const RTO_MAX_MS = 10_000;
+const MAX_RETRIES = 12;
+const CONNECT_TIMEOUT_MS = 30_000;
+
+const enum State {
+  /** guest sent SYN, host socket connecting */
+  Connecting,
+  /** SYN-ACK sent to the guest */
+  SynSent,
+  Established,
+  Closed,
+}
+
+export interface TcpStats {
+  conns: number;
+  opened: number;
+  refused: number;
+  retransmits: number;
+}
+
+export class TcpConn {
+  state = State.Connecting;
+  sock: net.Socket;
+  /** collision chain in the port-pair table */
+  next: TcpConn | undefined;
+
+  // guest → host
+  rcvNxt: number;
+  guestFin = false;
+  private unflushed = 0;
+  private lastWnd = 0;
+
+  // host → guest
+  readonly iss = (Math.random() * 0x100000000) >>> 0;
+  sndUna: number;
+  sndNxt: number;
+  sndWnd: number;
+  guestWscale: number;
+  mss: number;
+  private queue: Buffer[] = [];
+  /** bytes of queue[0] already acknowledged by the guest */
+  private qHead = 0;
+  /** bytes queued from sndUna on (unacked plus unsent) */
+  private queued = 0;
+  private hostEof = false;
+  private finSent = false;
+  private dupAcks = 0;
+  private paused = false;
+  private rto = RTO_MIN_MS;
+  private retries = 0;
+  private timer: NodeJS.Timeout | undefined;
+  ackPending = false;
+
+  constructor(
+    private readonly t: TcpTranslator,
+    readonly v6: boolean,
+    /** guest's address: IPv4 as number, IPv6 as 16 bytes */
+    readonly guest4: number,
+    readonly guest6: Buffer | undefined,
+    readonly guestPort: number,
+    /** the address the guest talks to (guest view) */
+    readonly remote4: number,
+    readonly remote6: Buffer | undefined,
+    readonly remotePort: number,
+    syn: TcpView,
+    host: string,
+  ) {
+    this.rcvNxt = seqAdd(syn.seq, 1);
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.guestWscale = syn.wscale;
+    this.sndWnd = syn.window;
+    const maxMss = t.ctx.plan.mtu - (v6 ? IPV6_HLEN : IPV4_HLEN) - TCP_HLEN;
+    this.mss = Math.min(syn.mss || 536, maxMss);
+    this.sock = net.connect({ host, port: remotePort, allowHalfOpen: true, noDelay: true });
+    this.sock.setTimeout(CONNECT_TIMEOUT_MS);
+    this.sock.once('connect', () => this.onConnect());
+    this.sock.on('data', (d: Buffer) => this.onHostData(d));
+    this.sock.on('end', () => this.onHostEnd());
+    this.sock.on('error', (e: NodeJS.ErrnoException) => this.onHostError(e));
+    this.sock.on('timeout', () => {
+      if (this.state === State.Connecting) this.onHostError(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+    });
+    this.sock.on('close', () => this.maybeDone());
+  }
+
+  get describe(): string {
+    const r = this.v6 ? `[${format6(this.remote6!)}]` : format4(this.remote4);
+    return `${r}:${this.remotePort} (guest port ${this.guestPort})`;
+  }
+
+  // ---- host socket events ----
+
+  private onConnect(): void {
+    this.sock.setTimeout(0);
+    this.state = State.SynSent;
+    this.sendSynAck();
+    this.armTimer();
+  }
+
+  private sendSynAck(): void {
+    this.emit(this.iss, SYN | ACK, this.t.ctx.plan.mtu - (this.v6 ? IPV6_HLEN : IPV4_HLEN) - TCP_HLEN,
+      this.guestWscale >= 0 ? OUR_WSCALE : -1);
+    this.sndNxt = seqAdd(this.iss, 1);
+  }
+
+  private onHostData(d: Buffer): void {
+    this.queue.push(d);
+    this.queued += d.length;
+    if (this.queued >= SND_LIMIT && !this.paused) {
+      this.paused = true;
+      this.sock.pause();
+    }
+    this.pushData();
+  }
+
+  private onHostEnd(): void {
+    this.hostEof = true;
+    this.pushData();
+    this.maybeDone();
+  }
+
+  private onHostError(e: NodeJS.ErrnoException): void {
+    if (this.state === State.Closed) return;
+    if (this.state === State.Connecting) {
+      this.t.stats.refused++;
+      this.t.ctx.log.debug(`TCP connect to ${this.describe} failed: ${e.code ?? e.message}`);
+    } else {
+      this.t.ctx.log.debug(`TCP ${this.describe}: host socket error ${e.code ?? e.message}`);
+    }
+    // Refused, reset or unreachable: the guest gets a reset either way.
+    this.emit(this.state === State.Connecting ? 0 : this.sndNxt, RST | ACK);
+    this.close();
+  }
+
+  // ---- guest segments ----
+
+  onSegment(buf: Buffer, seg: TcpView): void {
+    if (seg.flags & RST) {
+      this.sock.resetAndDestroy();
+      this.close();
+      return;
+    }
+    if (seg.flags & SYN) {
+      // A retransmitted SYN: answer again once we have answered at all.
+      if (this.state === State.SynSent) this.sendSynAck();
+      return;
+    }
+    if (this.state === State.Connecting) return; // no ACK possible yet
+    if (seg.flags & ACK) this.onAck(seg);
+    if (this.state === State.Closed) return;
+
+    let len = seg.dataLen;
+    let dataOff = seg.dataOff;
+    let seq = seg.seq;
+    const fin = (seg.flags & FIN) !== 0;
+    if (len > 0 || fin) {
+      const d = seqDiff(this.rcvNxt, seq);
+      if (d > 0) {
+        // Partly or wholly old data: keep only what is new.
+        const skip = Math.min(d, len);
+        dataOff += skip;
+        len -= skip;
+        seq = seqAdd(seq, skip);
+        if (d > seg.dataLen) {
+          this.ackPending = true; // wholly old (a retransmission): re-acknowledge
+          this.t.scheduleFlush(this);
+          return;
+        }
+      }
+      if (seqDiff(seq, this.rcvNxt) !== 0) {
+        // A gap: something before this was lost. Drop it, ask again.
+        this.ackPending = true;
+        this.t.scheduleFlush(this);
+        return;
+      }
+      if (len > 0 && !this.guestFin) {
+        const copy = Buffer.allocUnsafe(len);
+        buf.copy(copy, 0, dataOff, dataOff + len);
+        this.unflushed += len;
+        this.sock.write(copy, () => this.onFlushed(len));
+        this.rcvNxt = seqAdd(this.rcvNxt, len);
+        this.ackPending = true;
+      }
+      if (fin && !this.guestFin) {
+        this.guestFin = true;
+        this.rcvNxt = seqAdd(this.rcvNxt, 1);
+        this.sock.end();
+        this.ackPending = true;
+      }
+      if (this.ackPending) this.t.scheduleFlush(this);
+    }
+    this.maybeDone();
+  }
+
+  private onAck(seg: TcpView): void {
+    const ack = seg.ack;
+    const wnd = this.guestWscale >= 0 && this.state !== State.SynSent ? seg.window << this.guestWscale : seg.window;
+    if (this.state === State.SynSent) {
+      if (ack !== seqAdd(this.iss, 1)) return;
+      this.state = State.Established;
+      this.sndUna = ack;
+      this.sndWnd = this.guestWscale >= 0 ? seg.window << this.guestWscale : seg.window;
+      this.rto = RTO_MIN_MS;
+      this.retries = 0;
+      this.stopTimer();
+      this.pushData();
+      return;
+    }
+    const acked = seqDiff(ack, this.sndUna);
+    if (acked > 0 && seqDiff(this.sndNxt, ack) >= 0) {
+      this.consume(acked);
+      this.sndUna = ack;
+      this.dupAcks = 0;
+      this.retries = 0;
+      this.rto = RTO_MIN_MS;
+      if (this.sndUna === this.sndNxt) this.stopTimer();
+      else this.armTimer(true);
+    } else if (acked === 0 && seg.dataLen === 0 && this.sndNxt !== this.sndUna && wnd === this.sndWnd) {
+      if (++this.dupAcks === 3) this.retransmit(); // fast retransmit
+    }
+    this.sndWnd = wnd;
+    this.pushData();
+    if (this.paused && this.queued < SND_LIMIT / 2) {
+      this.paused = false;
+      this.sock.resume();
+    }
+  }
+
+  /** Drops n acknowledged bytes (a FIN counts as one, with no data behind it). */
+  private consume(n: number): void {
+    let left = Math.min(n, this.queued);
+    this.queued -= left;
+    while (left > 0) {
+      const head = this.queue[0];
+      const avail = head.length - this.qHead;
+      if (avail > left) {
+        this.qHead += left;
+        left = 0;
+      } else {
+        left -= avail;
+        this.queue.shift();
+        this.qHead = 0;
+      }
+    }
+  }
+
+  private onFlushed(len: number): void {
+    this.unflushed -= len;
+    // Reopen a window we had closed (or nearly) once the host took the data.
+    if (this.state !== State.Closed && this.lastWnd < RCV_LIMIT / 4 && this.window() >= RCV_LIMIT / 2) {
+      this.ackPending = true;
+      this.t.scheduleFlush(this);
+    }
+  }
+
+  /** Our receive window in bytes. */
+  private window(): number {
+    return Math.max(0, RCV_LIMIT - this.unflushed);
+  }
+
+  // ---- sending to the guest ----
+
+  /** Sends as much queued host data as the guest's window allows, then FIN if due. */
+  pushData(): void {
+    if (this.state !== State.Established) return;
+    let inFlight = seqDiff(this.sndNxt, this.sndUna);
+    const dataEnd = this.queued; // bytes from sndUna
+    while (inFlight < dataEnd && inFlight < this.sndWnd) {
+      const n = Math.min(this.mss, dataEnd - inFlight, this.sndWnd - inFlight);
+      this.emitData(inFlight, n);
+      inFlight += n;
+      this.sndNxt = seqAdd(this.sndNxt, n);
+    }
+    if (this.hostEof && !this.finSent && inFlight === dataEnd) {
+      this.finSent = true;
+      this.emit(this.sndNxt, FIN | ACK);
+      this.sndNxt = seqAdd(this.sndNxt, 1);
+    }
+    if (this.sndNxt !== this.sndUna) this.armTimer();
+    else if (this.sndWnd === 0 && dataEnd > 0) this.armTimer(); // window probe
+  }
+
+  /** Emits n bytes of queued data starting `offset` bytes after sndUna. */
+  private emitData(offset: number, n: number): void {
+    const ctx = this.t.ctx;
+    const l4 = this.begin(TCP_HLEN + n);
+    const tx = ctx.link.tx;
+    const p = writeTcp(tx, l4, this.remotePort, this.guestPort, seqAdd(this.sndUna, offset), this.rcvNxt,
+      ACK | PSH, this.scaledWindow());
+    // copy from the queue
+    let skip = offset + this.qHead;
+    let out = p;
+    let left = n;
+    for (let i = 0; left > 0 && i < this.queue.length; i++) {
+      const b = this.queue[i];
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      const take = Math.min(b.length - skip, left);
+      b.copy(tx, out, skip, skip + take);
+      out += take;
+      left -= take;
+      skip = 0;
+    }
+    this.ackPending = false;
+    this.finish(l4, TCP_HLEN + n);
+  }
+
+  private scaledWindow(): number {
+    const w = this.window();
+    this.lastWnd = w;
+    return Math.min(0xffff, this.guestWscale >= 0 ? w >>> OUR_WSCALE : w);
+  }
+
+  /** Emits a segment with no data. */
+  emit(seq: number, flags: number, mss = 0, wscale = -1): void {
+    const l4 = this.begin(TCP_HLEN + (mss ? 4 : 0) + (wscale >= 0 ? 4 : 0));
+    const tx = this.t.ctx.link.tx;
+    const end = writeTcp(tx, l4, this.remotePort, this.guestPort, seq, flags & ACK ? this.rcvNxt : 0, flags,
+      this.scaledWindowFor(flags), mss, wscale);
+    if (flags & ACK) this.ackPending = false;
+    this.finish(l4, end - l4);
+  }
+
+  private scaledWindowFor(flags: number): number {
+    if (flags & SYN) return Math.min(0xffff, this.window()); // never scaled in SYN segments
+    if (flags & RST) return 0;
+    return this.scaledWindow();
+  }
+
+  sendAck(): void {
+    if (this.state === State.Established || this.state === State.SynSent) this.emit(this.sndNxt, ACK);
+    this.ackPending = false;
+  }
+
+  private begin(l4Len: number): number {
+    const ctx = this.t.ctx;
+    return this.v6 ? ctx.begin6(this.remote6!, this.guest6!, IPPROTO_TCP, l4Len) : ctx.begin4(this.remote4, this.guest4, IPPROTO_TCP, l4Len);
+  }
+
+  private finish(l4: number, l4Len: number): void {
+    const ctx = this.t.ctx;
+    if (this.v6) ctx.finish6(IPPROTO_TCP, l4, l4Len, 16);
+    else ctx.finish4(this.remote4, this.guest4, IPPROTO_TCP, l4, l4Len, 16);
+  }
+
+  // ---- retransmission ----
+
+  private armTimer(restart = false): void {
+    if (this.timer && !restart) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onTimeout(), this.rto);
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private onTimeout(): void {
+    this.timer = undefined;
+    if (this.state === State.Closed) return;
+    if (++this.retries > MAX_RETRIES) {
+      this.t.ctx.log.debug(`TCP ${this.describe}: guest stopped answering, resetting`);
+      this.emit(this.sndNxt, RST | ACK);
+      this.sock.resetAndDestroy();
+      this.close();
+      return;
+    }
+    this.rto = Math.min(this.rto * 2, RTO_MAX_MS);
+    if (this.state === State.SynSent) {
+      this.sendSynAck();
+    } else if (this.sndNxt === this.sndUna && this.sndWnd === 0) {
+      this.emit(seqAdd(this.sndUna, 0xffffffff), ACK); // window probe: elicits an ACK
+    } else {
+      this.retransmit();
+    }
+    this.armTimer();
+  }
+
+  /** Go back to the oldest unacknowledged byte and send again. */
+  private retransmit(): void {
+    this.t.stats.retransmits++;
+    if (this.finSent && this.queued === 0) {
+      // only the FIN is outstanding
+      this.emit(this.sndUna, FIN | ACK);
+      return;
+    }
+    this.sndNxt = this.sndUna;
+    this.finSent = false;
+    this.pushData();
+  }
+
+  // ---- teardown ----
+
+  private maybeDone(): void {
+    if (this.state === State.Closed) return;
+    const ourFinAcked = this.finSent && this.sndUna === this.sndNxt;
+    if (this.guestFin && ourFinAcked && this.unflushed === 0) {
+      this.sock.destroy();
+      this.close();
+    } else if (this.sock.destroyed && this.state === State.Connecting) {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.state === State.Closed) return;
+    this.state = State.Closed;
+    this.stopTimer();
+    if (!this.sock.destroyed) this.sock.destroy();
+    this.queue = [];
+    this.t.remove(this);
+  }
+
+  matches(v6: boolean, buf: Buffer, srcOff: number, dstOff: number, src4: number, dst4: number): boolean {
+    if (v6 !== this.v6) return false;
+    if (!v6) return src4 === this.guest4 && dst4 === this.remote4;
+    return equal6(buf, srcOff, this.guest6!, 0) && equal6(buf, dstOff, this.remote6!, 0);
+  }
+}
+
+/** All TCP connections, keyed by (guest port, remote port). */
+export class TcpTranslator {
+  private readonly table = new Map<number, TcpConn>();
+  private readonly dirty = new Set<TcpConn>();
+  private flushScheduled = false;
+  private readonly seg = newTcpView();
+  readonly stats: TcpStats = { conns: 0, opened: 0, refused: 0, retransmits: 0 };
+
+  constructor(readonly ctx: FlowContext, private readonly maxConns = 16384) {}
+
+  /** A TCP segment from the guest; ip fields come from the parsed IP header. */
+  onGuestSegment(buf: Buffer, v6: boolean, srcOff: number, dstOff: number, src4: number, dst4: number, l4Off: number, l4Len: number): void {
+    const seg = this.seg;
+    if (!parseTcp(buf, l4Off, l4Len, seg)) {
+      this.ctx.counters.drop('tcp_malformed');
+      return;
+    }
+    const key = seg.srcPort * 0x10000 + seg.dstPort;
+    let c = this.table.get(key);
+    while (c && !c.matches(v6, buf, srcOff, dstOff, src4, dst4)) c = c.next;
+    if (c) {
+      c.onSegment(buf, seg);
+      return;
+    }
+    if ((seg.flags & (SYN | ACK | RST | FIN)) === SYN) {
+      this.open(buf, v6, srcOff, dstOff, src4, dst4, key);
+      return;
+    }
+    if (!(seg.flags & RST)) this.resetStray(buf, v6, srcOff, dstOff, src4, dst4, seg);
+  }
+
+  private open(buf: Buffer, v6: boolean, srcOff: number, dstOff: number, src4: number, dst4: number, key: number): void {
+    const seg = this.seg;
+    if (this.stats.conns >= this.maxConns) {
+      this.ctx.counters.drop('tcp_table_full');
+      this.ctx.log.warn(`TCP connection table full (${this.maxConns}), refusing a new connection`);
+      this.resetStray(buf, v6, srcOff, dstOff, src4, dst4, seg);
+      return;
+    }
+    let host: string;
+    let c: TcpConn;
+    if (v6) {
+      const guest6 = Buffer.from(buf.subarray(srcOff, srcOff + 16));
+      const remote6 = Buffer.from(buf.subarray(dstOff, dstOff + 16));
+      host = format6(this.ctx.hostDst6(buf, dstOff));
+      c = new TcpConn(this, true, 0, guest6, seg.srcPort, 0, remote6, seg.dstPort, seg, host);
+    } else {
+      host = format4(this.ctx.hostDst4(dst4));
+      c = new TcpConn(this, false, src4, undefined, seg.srcPort, dst4, undefined, seg.dstPort, seg, host);
+    }
+    c.next = this.table.get(key);
+    this.table.set(key, c);
+    this.stats.conns++;
+    this.stats.opened++;
+    this.ctx.log.trace(`TCP open ${c.describe} via ${host}`);
+  }
+
+  /** RST for a segment that belongs to no connection (RFC 9293 3.10.7.1). */
+  private resetStray(buf: Buffer, v6: boolean, srcOff: number, dstOff: number, src4: number, dst4: number, seg: TcpView): void {
+    const ctx = this.ctx;
+    const seqLen = seg.dataLen + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
+    const seq = seg.flags & ACK ? seg.ack : 0;
+    const flags = seg.flags & ACK ? RST : RST | ACK;
+    const ack = seqAdd(seg.seq, seqLen);
+    let l4: number;
+    if (v6) {
+      const src = Buffer.from(buf.subarray(dstOff, dstOff + 16));
+      const dst = Buffer.from(buf.subarray(srcOff, srcOff + 16));
+      l4 = ctx.begin6(src, dst, IPPROTO_TCP, TCP_HLEN);
+      writeTcp(ctx.link.tx, l4, seg.dstPort, seg.srcPort, seq, ack, flags, 0);
+      ctx.finish6(IPPROTO_TCP, l4, TCP_HLEN, 16);
+    } else {
+      l4 = ctx.begin4(dst4, src4, IPPROTO_TCP, TCP_HLEN);
+      writeTcp(ctx.link.tx, l4, seg.dstPort, seg.srcPort, seq, ack, flags, 0);
+      ctx.finish4(dst4, src4, IPPROTO_TCP, l4, TCP_HLEN, 16);
+    }
+  }
+
+  remove(c: TcpConn): void {
+    const key = c.guestPort * 0x10000 + c.remotePort;
+    let p = this.table.get(key);
+    if (p === c) {
+      if (c.next) this.table.set(key, c.next);
+      else this.table.delete(key);
+    } else {
+      while (p && p.next !== c) p = p.next;
+      if (p) p.next = c.next;
+    }
+    this.dirty.delete(c);
+    this.stats.conns--;
+  }
+
+  /** Acknowledgements are coalesced: one per connection per event-loop turn. */
+  scheduleFlush(c: TcpConn): void {
+    this.dirty.add(c);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const c of this.dirty) if (c.ackPending) c.sendAck();
+    this.dirty.clear();
+  }
+
+  closeAll(): void {
+    for (const head of [...this.table.values()]) {
+      for (let c: TcpConn | undefined = head; c; c = c.next) c.close();
+    }
+  }
+}

@@ -1,0 +1,143 @@
+// UDP translation: one host socket per guest source (address, port), so that
+// replies from any peer find their way back, with an idle timeout (pasta's
+// default is 180 s).
+import dgram from 'node:dgram';
+import type { FlowContext } from './context.js';
+import { IPPROTO_UDP, IPV4_HLEN, IPV6_HLEN, equal6, format4, format6, parse4, parse6 } from '../wire/ip.js';
+import { UDP_HLEN, newUdpView, parseUdp, writeUdp } from '../wire/udp.js';
+
+export const UDP_IDLE_MS = 180_000;
+
+class UdpFlow {
+  readonly sock: dgram.Socket;
+  lastUse = Date.now();
+  next: UdpFlow | undefined;
+  private lastDst = -1;
+  private lastDstStr = '';
+
+  constructor(
+    private readonly t: UdpTranslator,
+    readonly v6: boolean,
+    readonly guest4: number,
+    readonly guest6: Buffer | undefined,
+    readonly guestPort: number,
+  ) {
+    this.sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, recvBufferSize: 1 << 21, sendBufferSize: 1 << 21 });
+    this.sock.on('message', (msg, rinfo) => this.onReply(msg, rinfo));
+    this.sock.on('error', (e) => this.t.ctx.log.debug(`UDP socket for guest port ${guestPort}: ${e.message}`));
+    this.sock.bind(0);
+  }
+
+  send4(buf: Buffer, dst: number, port: number, off: number, len: number): void {
+    const hostDst = this.t.ctx.hostDst4(dst);
+    if (hostDst !== this.lastDst) {
+      this.lastDst = hostDst;
+      this.lastDstStr = format4(hostDst);
+    }
+    this.lastUse = Date.now();
+    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, this.lastDstStr);
+  }
+
+  send6(buf: Buffer, dstOff: number, port: number, off: number, len: number): void {
+    this.lastUse = Date.now();
+    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, format6(this.t.ctx.hostDst6(buf, dstOff)));
+  }
+
+  private onReply(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const ctx = this.t.ctx;
+    const l4Len = UDP_HLEN + msg.length;
+    if (l4Len + (this.v6 ? IPV6_HLEN : IPV4_HLEN) > ctx.plan.mtu) {
+      ctx.counters.drop('udp_reply_over_mtu');
+      return;
+    }
+    this.lastUse = Date.now();
+    const tx = ctx.link.tx;
+    let l4: number;
+    if (this.v6) {
+      const src = ctx.guestSrc6(parse6(rinfo.address));
+      l4 = ctx.begin6(src, this.guest6!, IPPROTO_UDP, l4Len);
+    } else {
+      const src = ctx.guestSrc4(parse4(rinfo.address));
+      l4 = ctx.begin4(src, this.guest4, IPPROTO_UDP, l4Len);
+      msg.copy(tx, writeUdp(tx, l4, rinfo.port, this.guestPort, msg.length));
+      ctx.finish4(src, this.guest4, IPPROTO_UDP, l4, l4Len, 6);
+      return;
+    }
+    msg.copy(tx, writeUdp(tx, l4, rinfo.port, this.guestPort, msg.length));
+    ctx.finish6(IPPROTO_UDP, l4, l4Len, 6);
+  }
+
+  matches(v6: boolean, buf: Buffer, srcOff: number, src4: number): boolean {
+    return v6 === this.v6 && (v6 ? equal6(buf, srcOff, this.guest6!, 0) : src4 === this.guest4);
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}
+
+export class UdpTranslator {
+  private readonly flows = new Map<number, UdpFlow>();
+  private readonly udp = newUdpView();
+  private readonly sweeper: NodeJS.Timeout;
+  count = 0;
+
+  constructor(readonly ctx: FlowContext, private readonly idleMs = UDP_IDLE_MS, private readonly maxFlows = 4096) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(10_000, idleMs / 2));
+    this.sweeper.unref();
+  }
+
+  onGuestDatagram(buf: Buffer, v6: boolean, srcOff: number, dstOff: number, src4: number, dst4: number, l4Off: number, l4Len: number): void {
+    const u = this.udp;
+    if (!parseUdp(buf, l4Off, l4Len, u) || u.dstPort === 0) {
+      this.ctx.counters.drop('udp_malformed');
+      return;
+    }
+    if (v6 ? buf[dstOff] === 0xff : dst4 >>> 28 === 14 || dst4 === 0xffffffff) {
+      this.ctx.counters.drop('udp_multicast');
+      return;
+    }
+    let f = this.flows.get(u.srcPort);
+    while (f && !f.matches(v6, buf, srcOff, src4)) f = f.next;
+    if (!f) {
+      if (this.count >= this.maxFlows) {
+        this.ctx.counters.drop('udp_table_full');
+        return;
+      }
+      f = new UdpFlow(this, v6, src4, v6 ? Buffer.from(buf.subarray(srcOff, srcOff + 16)) : undefined, u.srcPort);
+      f.next = this.flows.get(u.srcPort);
+      this.flows.set(u.srcPort, f);
+      this.count++;
+    }
+    if (v6) f.send6(buf, dstOff, u.dstPort, u.dataOff, u.dataLen);
+    else f.send4(buf, dst4, u.dstPort, u.dataOff, u.dataLen);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [port, head] of this.flows) {
+      let keep: UdpFlow | undefined;
+      for (let f: UdpFlow | undefined = head; f; ) {
+        const next: UdpFlow | undefined = f.next;
+        if (now - f.lastUse > this.idleMs) {
+          f.close();
+          this.count--;
+        } else {
+          f.next = keep;
+          keep = f;
+        }
+        f = next;
+      }
+      if (keep) this.flows.set(port, keep);
+      else this.flows.delete(port);
+    }
+  }
+
+  closeAll(): void {
+    clearInterval(this.sweeper);
+    for (const head of this.flows.values()) for (let f: UdpFlow | undefined = head; f; f = f.next) f.close();
+    this.flows.clear();
+    this.count = 0;
+  }
+}
+

@@ -1,0 +1,224 @@
+// Entry point. pasta-ts runs in two stages:
+//
+// 1. Parse and validate the command line; then hand over to the native
+//    launcher, which makes or joins the user namespace (impossible for a
+//    multithreaded Node process), opens the tap device and a netlink socket in
+//    the target network namespace, and starts this program again as stage 2
+//    with those descriptors. In command mode the launcher replaces this
+//    process; in attach mode it is started as a daemon and this process exits
+//    0 once the daemon reports that the namespace is configured.
+// 2. Configure the namespace and translate frames until the command exits or
+//    the namespace goes away.
+//
+// This file and src/cli/ are the only places that read argv and the
+// environment.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCli } from './cli/index.js';
+import type { Config } from './config.js';
+import { FlowContext } from './flow/context.js';
+import { Dispatcher } from './flow/dispatch.js';
+import { TapLink } from './io/tap.js';
+import { createLogger, type Logger } from './log.js';
+import { makePlan, PlanError } from './netplan.js';
+import { configureNamespace } from './ns/configure.js';
+import { readHostConfig } from './ns/hostconf.js';
+import { Netlink, NetlinkError } from './ns/netlink.js';
+import { LAUNCHER, dup2, execv, netlinkSocket } from './ns/sys.js';
+
+const ENV_FDS = 'PASTA_TS_NS_FDS';
+const ENV_READY = 'PASTA_TS_READY_FD';
+const SCRIPT = fileURLToPath(import.meta.url);
+
+function fail(prog: string, msg: string, code = 1): never {
+  process.stderr.write(`${prog}: ${msg}\n`);
+  process.exit(code);
+}
+
+function hostNetlink(prog: string): Netlink {
+  const fd = netlinkSocket();
+  if (fd < 0) fail(prog, 'cannot open a netlink socket');
+  return new Netlink(fd);
+}
+
+export function main(argv: string[], progPath: string): void {
+  const prog = path.basename(progPath).replace(/\.js$/, '');
+  const r = parseCli(argv, process.env, prog);
+  if (r.kind === 'exit') {
+    if (r.stdout) process.stdout.write(r.stdout);
+    if (r.stderr) process.stderr.write(r.stderr);
+    process.exitCode = r.code;
+    return;
+  }
+  const cfg = r.config;
+  if (cfg.mode === 'passt') fail(prog, 'passt mode is not implemented yet');
+  const fds = process.env[ENV_FDS];
+  if (fds) {
+    delete process.env[ENV_FDS];
+    stage2(cfg, prog, progPath, fds.split(',').map(Number));
+  } else {
+    stage1(cfg, prog, progPath, argv);
+  }
+}
+
+/** Builds the launcher's command line and runs it. */
+function stage1(cfg: Config, prog: string, progPath: string, argv: string[]): void {
+  let tap: string;
+  try {
+    const host = readHostConfig(hostNetlink(prog), cfg.outboundIf4 ?? cfg.iface, cfg.outboundIf6 ?? cfg.iface);
+    tap = makePlan(cfg, host).nsIfname;
+  } catch (e) {
+    if (e instanceof PlanError || e instanceof NetlinkError) fail(prog, e.message);
+    throw e;
+  }
+  const ns: string[] = [];
+  const attach = cfg.targetPid !== undefined || cfg.netns !== undefined;
+  if (cfg.targetPid !== undefined) {
+    const pidDir = `/proc/${cfg.targetPid}`;
+    if (!fs.existsSync(pidDir)) fail(prog, `no process with PID ${cfg.targetPid}`);
+    ns.push('--userns', cfg.userns ?? `${pidDir}/ns/user`, '--netns', `${pidDir}/ns/net`);
+  } else if (cfg.netns !== undefined) {
+    if (cfg.userns) ns.push('--userns', cfg.userns);
+    ns.push('--netns', cfg.netns);
+  } else {
+    ns.push('--new-userns', '--new-netns');
+  }
+  const args = [LAUNCHER, 'ns', ...ns, '--tap', tap, '--', process.execPath, SCRIPT, progPath, ...argv];
+  if (!attach || cfg.foreground) {
+    const rc = execv(LAUNCHER, args);
+    fail(prog, `cannot run ${LAUNCHER}: errno ${-rc}`);
+  }
+  daemonize(prog, args);
+}
+
+/**
+ * Starts stage 2 as a daemon and waits for it to report readiness on a pipe:
+ * exit 0 then (stdout and stderr released, as Podman waits for), or exit 1
+ * with the daemon's own error message if it fails first.
+ */
+function daemonize(prog: string, args: string[]): void {
+  const child = spawn(args[0], args.slice(1), {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, [ENV_READY]: '3' },
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const ready = child.stdio[3] as NodeJS.ReadableStream;
+  let done = false;
+  ready.on('data', () => {
+    if (done) return;
+    done = true;
+    child.unref();
+    process.exit(0);
+  });
+  child.on('exit', (code, sig) => {
+    if (done) return;
+    done = true;
+    // let the error output arrive in full
+    setImmediate(() => {
+      process.stderr.write(err || `${prog}: failed to start (${sig ?? `exit ${code}`})\n`);
+      process.exit(code || 1);
+    });
+  });
+}
+
+function stage2(cfg: Config, prog: string, progPath: string, fds: number[]): void {
+  const [tapFd, netnsFd, nlFd, ifindex] = fds;
+  const log = createLogger(prog, cfg.logLevel, cfg.logFile, cfg.logSize);
+  let plan;
+  try {
+    const host = readHostConfig(hostNetlink(prog), cfg.outboundIf4 ?? cfg.iface, cfg.outboundIf6 ?? cfg.iface);
+    plan = makePlan(cfg, host);
+    configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet);
+  } catch (e) {
+    if (e instanceof PlanError || e instanceof NetlinkError) fail(prog, e.message);
+    throw e;
+  }
+  const link = new TapLink(tapFd, false);
+  const ctx = new FlowContext(link, plan, log);
+  const dispatcher = new Dispatcher(ctx, { tcp: !cfg.noTcp, udp: !cfg.noUdp, icmp: !cfg.noIcmp });
+  link.start(dispatcher.onFrame);
+  log.debug(`namespace interface ${plan.nsIfname} (index ${ifindex}), MTU ${plan.mtu}`);
+
+  const shutdown = (code: number): never => {
+    log.debug(`TCP ${JSON.stringify(dispatcher.tcp.stats)}; ${ctx.counters.summary()}`);
+    dispatcher.closeAll();
+    link.close();
+    if (cfg.pidFile) fs.rmSync(cfg.pidFile, { force: true });
+    process.exit(code);
+  };
+
+  if (cfg.targetPid !== undefined || cfg.netns !== undefined) {
+    attached(cfg, log, shutdown);
+    return;
+  }
+  runCommand(cfg, log, netnsFd, shutdown);
+}
+
+/** Command mode: run COMMAND in the namespace and exit with its status. */
+function runCommand(cfg: Config, log: Logger, netnsFd: number, shutdown: (code: number) => never): void {
+  const cmd = cfg.command.length > 0 ? [...cfg.command] : [process.env.SHELL || '/bin/sh'];
+  const child = spawn(LAUNCHER, ['enter', '--netns', `/proc/${process.pid}/fd/${netnsFd}`, '--', ...cmd], {
+    stdio: 'inherit',
+  });
+  const forward = (sig: NodeJS.Signals): void => {
+    child.kill(sig);
+  };
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) process.on(s, forward);
+  child.on('error', (e) => {
+    log.error(`cannot run ${cmd[0]}: ${e.message}`);
+    shutdown(127);
+  });
+  child.on('exit', (code, sig) => {
+    if (sig) shutdown(128 + (signalNumber(sig) ?? 0));
+    shutdown(code ?? 1);
+  });
+}
+
+function signalNumber(sig: NodeJS.Signals): number | undefined {
+  return os.constants.signals[sig];
+}
+
+/** Attach mode: report readiness, then run until the namespace goes away or SIGTERM. */
+function attached(cfg: Config, log: Logger, shutdown: (code: number) => never): void {
+  if (cfg.pidFile) fs.writeFileSync(cfg.pidFile, `${process.pid}\n`);
+  const readyFd = process.env[ENV_READY];
+  if (readyFd) {
+    delete process.env[ENV_READY];
+    const fd = Number(readyFd);
+    fs.writeSync(fd, 'R');
+    fs.closeSync(fd);
+    // The parent has gone: from now on output goes to the log file or nowhere.
+    log.redirect(undefined);
+    const devnull = fs.openSync('/dev/null', 'r+');
+    for (const std of [0, 1, 2]) dup2(devnull, std);
+    fs.closeSync(devnull);
+  }
+  process.on('SIGTERM', () => shutdown(0));
+  process.on('SIGINT', () => shutdown(0));
+  if (cfg.noNetnsQuit) return;
+  const target = cfg.targetPid !== undefined ? `/proc/${cfg.targetPid}` : cfg.netns!;
+  const check = (): void => {
+    if (!fs.existsSync(target)) {
+      log.info(`${target} is gone, exiting`);
+      shutdown(0);
+    }
+  };
+  setInterval(check, 100);
+  if (cfg.netns) {
+    try {
+      fs.watch(path.dirname(cfg.netns), () => check());
+    } catch {
+      /* polling alone still notices */
+    }
+  }
+}
+
+// Stage 2 is started as `node dist/main.js PROGPATH ARGS...` by the launcher.
+if (process.argv[1] === SCRIPT) main(process.argv.slice(3), process.argv[2]);

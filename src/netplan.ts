@@ -1,0 +1,107 @@
+// What the guest sees: the validated Config merged with the host's own
+// configuration (pasta copies the host's addresses, routes and gateway).
+import type { Config } from './config.js';
+import type { HostConfig, HostRoute } from './ns/hostconf.js';
+import { parseMac } from './wire/ethernet.js';
+import { parse4, parse6 } from './wire/ip.js';
+
+export const DEFAULT_MTU = 65520;
+/** pasta's own MAC address (MAC_OUR_LAA). */
+export const OUR_MAC = '9a:55:9a:55:9a:55';
+
+export interface Plan4 {
+  addr: number;
+  prefix: number;
+  gateway: number;
+  routes: HostRoute[];
+  /** guest-side address that reaches the host's loopback (127.0.0.1), or undefined */
+  mapHostLoopback?: number;
+  /** guest-side address that reaches the host's own address */
+  mapGuestAddr?: number;
+  /** the host's own address behind mapGuestAddr */
+  hostAddr: number;
+}
+
+export interface Plan6 {
+  addr: Buffer;
+  prefix: number;
+  gateway: Buffer;
+  routes: HostRoute[];
+  mapHostLoopback?: Buffer;
+  mapGuestAddr?: Buffer;
+  hostAddr: Buffer;
+}
+
+export interface NetPlan {
+  mtu: number;
+  ourMac: Buffer;
+  /** interface name inside the namespace */
+  nsIfname: string;
+  nsMac?: Buffer;
+  v4?: Plan4;
+  v6?: Plan6;
+}
+
+export class PlanError extends Error {}
+
+export function makePlan(cfg: Config, host: HostConfig): NetPlan {
+  const v4 = cfg.ipv4 ? plan4(cfg, host) : undefined;
+  const v6 = cfg.ipv6 ? plan6(cfg, host) : undefined;
+  if (!v4 && !v6) throw new PlanError('no usable interface with an IPv4 or IPv6 default route found on the host; use -i, -a and -g');
+  const template = cfg.nsIfname ?? host.v4?.ifname ?? host.v6?.ifname ?? 'tap0';
+  return {
+    mtu: cfg.mtu ?? DEFAULT_MTU,
+    ourMac: parseMac(OUR_MAC),
+    nsIfname: template,
+    nsMac: cfg.nsMacAddr ? parseMac(cfg.nsMacAddr) : undefined,
+    v4,
+    v6,
+  };
+}
+
+function plan4(cfg: Config, host: HostConfig): Plan4 | undefined {
+  const h = host.v4;
+  const first = h?.addrs[0];
+  const addrStr = cfg.address4 ?? first?.addr;
+  const gwStr = cfg.gateway4 ?? h?.gateway;
+  if (!addrStr || !gwStr) return undefined;
+  const addr = parse4(addrStr);
+  const gateway = parse4(gwStr);
+  const prefix = cfg.prefixLen4 ?? (cfg.address4 ? defaultPrefix4(addr) : first!.prefix);
+  const loop = cfg.mapHostLoopback4 ?? (cfg.noMapGw ? undefined : gwStr);
+  return {
+    addr,
+    prefix,
+    gateway,
+    routes: cfg.address4 || cfg.gateway4 ? [] : h?.routes ?? [],
+    mapHostLoopback: loop !== undefined && loop !== 'none' ? parse4(loop) : undefined,
+    mapGuestAddr: cfg.mapGuestAddr4 && cfg.mapGuestAddr4 !== 'none' ? parse4(cfg.mapGuestAddr4) : undefined,
+    hostAddr: first ? parse4(first.addr) : addr,
+  };
+}
+
+function plan6(cfg: Config, host: HostConfig): Plan6 | undefined {
+  const h = host.v6;
+  const first = h?.addrs[0];
+  const addrStr = cfg.address6 ?? first?.addr;
+  const gwStr = cfg.gateway6 ?? h?.gateway;
+  if (!addrStr || !gwStr) return undefined;
+  const loop = cfg.mapHostLoopback6 ?? (cfg.noMapGw ? undefined : gwStr);
+  return {
+    addr: parse6(addrStr),
+    prefix: cfg.address6 ? 64 : first!.prefix,
+    gateway: parse6(gwStr),
+    routes: cfg.address6 || cfg.gateway6 ? [] : h?.routes ?? [],
+    mapHostLoopback: loop !== undefined && loop !== 'none' ? parse6(loop) : undefined,
+    mapGuestAddr: cfg.mapGuestAddr6 && cfg.mapGuestAddr6 !== 'none' ? parse6(cfg.mapGuestAddr6) : undefined,
+    hostAddr: parse6(first?.addr ?? addrStr),
+  };
+}
+
+/** Classful default, as passt uses when -a is given without -n. */
+function defaultPrefix4(a: number): number {
+  const top = a >>> 24;
+  if (top < 128) return 8;
+  if (top < 192) return 16;
+  return 24;
+}

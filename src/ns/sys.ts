@@ -1,0 +1,50 @@
+// System calls that Node does not offer, through ffi-rs: libc directly where
+// its calling convention fits, and the project's own libpts shim
+// (native-shims/libpts.c) where it does not.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DataType, load, open } from 'ffi-rs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const NATIVE_DIR = path.resolve(here, '../../native-shims/build');
+export const LAUNCHER = path.join(NATIVE_DIR, 'pasta-ts-launch');
+
+let opened = false;
+function ensureOpen(): void {
+  if (opened) return;
+  open({ library: 'libc', path: '' });
+  open({ library: 'pts', path: path.join(NATIVE_DIR, 'libpts.so') });
+  opened = true;
+}
+
+function call(library: string, funcName: string, paramsType: DataType[], paramsValue: unknown[]): number {
+  ensureOpen();
+  return load({ library, funcName, retType: DataType.I32, paramsType, paramsValue }) as number;
+}
+
+/** Replaces this process with another program (argv[0] included in args). Returns only on failure. */
+export function execv(file: string, args: readonly string[]): number {
+  const blob = Buffer.from(args.map((a) => `${a}\0`).join(''));
+  return call('pts', 'pts_execv', [DataType.String, DataType.U8Array, DataType.I32, DataType.I32], [file, blob, blob.length, args.length]);
+}
+
+/** A connected, non-blocking ping socket (ICMP or ICMPv6 echo), or -errno. */
+export function pingSocket(family: 4 | 6, addr: Uint8Array): number {
+  return call('pts', 'pts_ping_socket', [DataType.I32, DataType.U8Array], [family === 6 ? 10 : 2, Buffer.from(addr)]);
+}
+
+export function closeFd(fd: number): number {
+  return call('pts', 'pts_close', [DataType.I32], [fd]);
+}
+
+/** A blocking NETLINK_ROUTE socket in this thread's network namespace, or -1. */
+export function netlinkSocket(): number {
+  const AF_NETLINK = 16;
+  const SOCK_RAW = 3;
+  const SOCK_CLOEXEC = 0o2000000;
+  return call('libc', 'socket', [DataType.I32, DataType.I32, DataType.I32], [AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0]);
+}
+
+export function dup2(from: number, to: number): number {
+  return call('libc', 'dup2', [DataType.I32, DataType.I32], [from, to]);
+}
