@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system packages pasta-ts and its tests use on Debian 12, and
+# opens /dev/net/tun to unprivileged users as distributions ship it (0666).
+# Run as root; safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+PKGS=(iproute2 util-linux socat iperf3 busybox-static iputils-ping netcat-openbsd procps make gcc libc6-dev)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [ -e /dev/net/tun ]; then
+  chmod 0666 /dev/net/tun
+else
+  mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200
+fi
+# The tests drop to an unprivileged user who must read the checkout.
+chmod -R a+rX "$(cd "$(dirname "$0")/.." && pwd)"
