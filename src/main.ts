@@ -26,6 +26,7 @@ import { createLogger, type Logger } from './log.js';
 import { makePlan, PlanError } from './netplan.js';
 import { configureNamespace } from './ns/configure.js';
 import { readHostConfig } from './ns/hostconf.js';
+import { readResolv } from './ns/resolv.js';
 import { Netlink, NetlinkError } from './ns/netlink.js';
 import { LAUNCHER, dup2, execv, netlinkSocket } from './ns/sys.js';
 
@@ -134,7 +135,7 @@ function stage2(cfg: Config, prog: string, progPath: string, fds: number[]): voi
   let plan;
   try {
     const host = readHostConfig(hostNetlink(prog), cfg.outboundIf4 ?? cfg.iface, cfg.outboundIf6 ?? cfg.iface);
-    plan = makePlan(cfg, host);
+    plan = makePlan(cfg, host, readResolv());
     configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet);
   } catch (e) {
     if (e instanceof PlanError || e instanceof NetlinkError) fail(prog, e.message);

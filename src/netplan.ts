@@ -2,7 +2,9 @@
 // configuration (pasta copies the host's addresses, routes and gateway).
 import type { Config } from './config.js';
 import type { HostConfig, HostRoute } from './ns/hostconf.js';
+import type { Resolv } from './ns/resolv.js';
 import { parseMac } from './wire/ethernet.js';
+import { isIP } from 'node:net';
 import { parse4, parse6 } from './wire/ip.js';
 
 export const DEFAULT_MTU = 65520;
@@ -20,6 +22,11 @@ export interface Plan4 {
   mapGuestAddr?: number;
   /** the host's own address behind mapGuestAddr */
   hostAddr: number;
+  /** DNS servers the guest is told about (DHCP) */
+  dns: number[];
+  /** DNS traffic (port 53) to dnsMatch goes to dnsHost instead (--dns-forward, or a loopback resolver) */
+  dnsMatch?: number;
+  dnsHost?: number;
 }
 
 export interface Plan6 {
@@ -30,6 +37,10 @@ export interface Plan6 {
   mapHostLoopback?: Buffer;
   mapGuestAddr?: Buffer;
   hostAddr: Buffer;
+  /** DNS servers the guest is told about (RA RDNSS, DHCPv6) */
+  dns: Buffer[];
+  dnsMatch?: Buffer;
+  dnsHost?: Buffer;
 }
 
 export interface NetPlan {
@@ -40,13 +51,17 @@ export interface NetPlan {
   nsMac?: Buffer;
   v4?: Plan4;
   v6?: Plan6;
+  /** DNS search list for DHCP option 119, RA DNSSL and DHCPv6 */
+  search: string[];
 }
 
 export class PlanError extends Error {}
 
-export function makePlan(cfg: Config, host: HostConfig): NetPlan {
+export function makePlan(cfg: Config, host: HostConfig, resolv: Resolv = { nameservers: [], search: [] }): NetPlan {
   const v4 = cfg.ipv4 ? plan4(cfg, host) : undefined;
   const v6 = cfg.ipv6 ? plan6(cfg, host) : undefined;
+  if (v4) Object.assign(v4, planDns(cfg, resolv, 4, v4.mapHostLoopback));
+  if (v6) Object.assign(v6, planDns(cfg, resolv, 6, v6.mapHostLoopback));
   if (!v4 && !v6) throw new PlanError('no usable interface with an IPv4 or IPv6 default route found on the host; use -i, -a and -g');
   const template = cfg.nsIfname ?? host.v4?.ifname ?? host.v6?.ifname ?? 'tap0';
   return {
@@ -56,7 +71,51 @@ export function makePlan(cfg: Config, host: HostConfig): NetPlan {
     nsMac: cfg.nsMacAddr ? parseMac(cfg.nsMacAddr) : undefined,
     v4,
     v6,
+    search: cfg.search.length > 0 ? [...cfg.search] : cfg.dnsNone ? [] : resolv.search,
   };
+}
+
+/**
+ * DNS as pasta plans it: -D servers, or the host's own. A resolver on the
+ * host's loopback cannot be reached from the guest, so the guest is told the
+ * address mapped to the host's loopback and its queries go to that resolver.
+ * --dns-forward ADDR: the guest is told ADDR, and port 53 on ADDR goes to the
+ * host's first resolver (or --dns-host).
+ */
+function planDns<T extends number | Buffer>(cfg: Config, resolv: Resolv, family: 4 | 6, mapLoopback?: T): {
+  dns: T[]; dnsMatch?: T; dnsHost?: T;
+} {
+  const parse = (s: string): T => (family === 4 ? parse4(s) : parse6(s)) as T;
+  const mine = (s: string): boolean => isIP(s) === family;
+  const forward = family === 4 ? cfg.dnsForward4 : cfg.dnsForward6;
+  const hostOpt = family === 4 ? cfg.dnsHost4 : cfg.dnsHost6;
+  const hostResolvers = resolv.nameservers.filter(mine);
+  const dnsHostStr = hostOpt ?? hostResolvers[0];
+  if (cfg.dnsNone) return { dns: [] };
+  if (forward) {
+    return { dns: [parse(forward)], dnsMatch: parse(forward), dnsHost: dnsHostStr ? parse(dnsHostStr) : undefined };
+  }
+  const given = cfg.dns.filter(mine);
+  if (given.length > 0) return { dns: given.map(parse) };
+  const dns: T[] = [];
+  let dnsMatch: T | undefined;
+  let dnsHost: T | undefined;
+  for (const r of hostResolvers) {
+    if (isLoopback(r)) {
+      // reachable through the address that maps to the host's loopback
+      if (mapLoopback === undefined || dnsMatch !== undefined) continue;
+      dnsMatch = mapLoopback;
+      dnsHost = parse(r);
+      dns.push(mapLoopback);
+    } else {
+      dns.push(parse(r));
+    }
+  }
+  return { dns, dnsMatch, dnsHost };
+}
+
+function isLoopback(a: string): boolean {
+  return a === '::1' || a.startsWith('127.');
 }
 
 function plan4(cfg: Config, host: HostConfig): Plan4 | undefined {
@@ -77,6 +136,7 @@ function plan4(cfg: Config, host: HostConfig): Plan4 | undefined {
     mapHostLoopback: loop !== undefined && loop !== 'none' ? parse4(loop) : undefined,
     mapGuestAddr: cfg.mapGuestAddr4 && cfg.mapGuestAddr4 !== 'none' ? parse4(cfg.mapGuestAddr4) : undefined,
     hostAddr: first ? parse4(first.addr) : addr,
+    dns: [],
   };
 }
 
@@ -95,6 +155,7 @@ function plan6(cfg: Config, host: HostConfig): Plan6 | undefined {
     mapHostLoopback: loop !== undefined && loop !== 'none' ? parse6(loop) : undefined,
     mapGuestAddr: cfg.mapGuestAddr6 && cfg.mapGuestAddr6 !== 'none' ? parse6(cfg.mapGuestAddr6) : undefined,
     hostAddr: parse6(first?.addr ?? addrStr),
+    dns: [],
   };
 }
 

@@ -42,10 +42,11 @@ export class FlowContext {
 
   // ---- address mapping between the guest's view and host sockets ----
 
-  /** Host-side destination for a guest's IPv4 destination. */
-  hostDst4(dst: number): number {
+  /** Host-side destination for a guest's IPv4 destination and port. */
+  hostDst4(dst: number, port: number): number {
     const p = this.plan.v4;
     if (p) {
+      if (port === 53 && dst === p.dnsMatch && p.dnsHost !== undefined) return p.dnsHost;
       if (p.mapHostLoopback !== undefined && dst === p.mapHostLoopback) return HOST_LOOPBACK4;
       if (p.mapGuestAddr !== undefined && dst === p.mapGuestAddr) return p.hostAddr;
     }
@@ -53,9 +54,10 @@ export class FlowContext {
   }
 
   /** Guest-side source for a host-side IPv4 peer (the reverse of hostDst4). */
-  guestSrc4(src: number): number {
+  guestSrc4(src: number, port: number): number {
     const p = this.plan.v4;
     if (p) {
+      if (port === 53 && src === p.dnsHost && p.dnsMatch !== undefined) return p.dnsMatch;
       if (src === HOST_LOOPBACK4 && p.mapHostLoopback !== undefined) return p.mapHostLoopback;
       if (src === p.hostAddr && p.mapGuestAddr !== undefined) return p.mapGuestAddr;
       if (src === p.hostAddr || (src >>> 24) === 127) return p.gateway;
@@ -63,18 +65,20 @@ export class FlowContext {
     return src;
   }
 
-  hostDst6(dst: Buffer, off: number): Buffer {
+  hostDst6(dst: Buffer, off: number, port: number): Buffer {
     const p = this.plan.v6;
     if (p) {
+      if (port === 53 && p.dnsMatch && p.dnsHost && equal6(dst, off, p.dnsMatch, 0)) return p.dnsHost;
       if (p.mapHostLoopback && equal6(dst, off, p.mapHostLoopback, 0)) return HOST_LOOPBACK6;
       if (p.mapGuestAddr && equal6(dst, off, p.mapGuestAddr, 0)) return p.hostAddr;
     }
     return Buffer.from(dst.subarray(off, off + 16));
   }
 
-  guestSrc6(src: Buffer): Buffer {
+  guestSrc6(src: Buffer, port: number): Buffer {
     const p = this.plan.v6;
     if (p) {
+      if (port === 53 && p.dnsMatch && p.dnsHost && equal6(src, 0, p.dnsHost, 0)) return p.dnsMatch;
       const loop = equal6(src, 0, HOST_LOOPBACK6, 0);
       const self = equal6(src, 0, p.hostAddr, 0);
       if (loop && p.mapHostLoopback) return p.mapHostLoopback;

@@ -102,7 +102,7 @@ export class IcmpTranslator {
         ctx.counters.drop('icmp_table_full');
         return;
       }
-      const hostDst = v6 ? ctx.hostDst6(buf, dstOff) : beBytes(ctx.hostDst4(dst4));
+      const hostDst = v6 ? ctx.hostDst6(buf, dstOff, 0) : beBytes(ctx.hostDst4(dst4, 0));
       const fd = pingSocket(v6 ? 6 : 4, hostDst);
       if (fd < 0) {
         if (!this.warned) ctx.log.warn(`cannot open ICMP echo socket (errno ${-fd}); is ping_group_range set?`);

@@ -490,10 +490,10 @@ export class TcpTranslator {
     if (v6) {
       const guest6 = Buffer.from(buf.subarray(srcOff, srcOff + 16));
       const remote6 = Buffer.from(buf.subarray(dstOff, dstOff + 16));
-      host = format6(this.ctx.hostDst6(buf, dstOff));
+      host = format6(this.ctx.hostDst6(buf, dstOff, seg.dstPort));
       c = new TcpConn(this, true, 0, guest6, seg.srcPort, 0, remote6, seg.dstPort, seg, host);
     } else {
-      host = format4(this.ctx.hostDst4(dst4));
+      host = format4(this.ctx.hostDst4(dst4, seg.dstPort));
       c = new TcpConn(this, false, src4, undefined, seg.srcPort, dst4, undefined, seg.dstPort, seg, host);
     }
     c.next = this.table.get(key);

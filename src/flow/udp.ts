@@ -29,7 +29,7 @@ class UdpFlow {
   }
 
   send4(buf: Buffer, dst: number, port: number, off: number, len: number): void {
-    const hostDst = this.t.ctx.hostDst4(dst);
+    const hostDst = this.t.ctx.hostDst4(dst, port);
     if (hostDst !== this.lastDst) {
       this.lastDst = hostDst;
       this.lastDstStr = format4(hostDst);
@@ -40,7 +40,7 @@ class UdpFlow {
 
   send6(buf: Buffer, dstOff: number, port: number, off: number, len: number): void {
     this.lastUse = Date.now();
-    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, format6(this.t.ctx.hostDst6(buf, dstOff)));
+    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, format6(this.t.ctx.hostDst6(buf, dstOff, port)));
   }
 
   private onReply(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -54,10 +54,10 @@ class UdpFlow {
     const tx = ctx.link.tx;
     let l4: number;
     if (this.v6) {
-      const src = ctx.guestSrc6(parse6(rinfo.address));
+      const src = ctx.guestSrc6(parse6(rinfo.address), rinfo.port);
       l4 = ctx.begin6(src, this.guest6!, IPPROTO_UDP, l4Len);
     } else {
-      const src = ctx.guestSrc4(parse4(rinfo.address));
+      const src = ctx.guestSrc4(parse4(rinfo.address), rinfo.port);
       l4 = ctx.begin4(src, this.guest4, IPPROTO_UDP, l4Len);
       msg.copy(tx, writeUdp(tx, l4, rinfo.port, this.guestPort, msg.length));
       ctx.finish4(src, this.guest4, IPPROTO_UDP, l4, l4Len, 6);
