@@ -21,6 +21,7 @@ import { parseCli } from './cli/index.js';
 import type { Config } from './config.js';
 import { FlowContext } from './flow/context.js';
 import { Dispatcher } from './flow/dispatch.js';
+import { BindError, PortForwarder } from './flow/forward.js';
 import { TapLink } from './io/tap.js';
 import { createLogger, type Logger } from './log.js';
 import { makePlan, PlanError } from './netplan.js';
@@ -59,7 +60,10 @@ export function main(argv: string[], progPath: string): void {
   const fds = process.env[ENV_FDS];
   if (fds) {
     delete process.env[ENV_FDS];
-    stage2(cfg, prog, progPath, fds.split(',').map(Number));
+    stage2(cfg, prog, fds.split(',').map(Number)).catch((e: unknown) => {
+      if (e instanceof BindError) fail(prog, e.message);
+      throw e;
+    });
   } else {
     stage1(cfg, prog, progPath, argv);
   }
@@ -129,7 +133,7 @@ function daemonize(prog: string, args: string[]): void {
   });
 }
 
-function stage2(cfg: Config, prog: string, progPath: string, fds: number[]): void {
+async function stage2(cfg: Config, prog: string, fds: number[]): Promise<void> {
   const [tapFd, netnsFd, nlFd, ifindex] = fds;
   const log = createLogger(prog, cfg.logLevel, cfg.logFile, cfg.logSize);
   let plan;
@@ -145,10 +149,13 @@ function stage2(cfg: Config, prog: string, progPath: string, fds: number[]): voi
   const ctx = new FlowContext(link, plan, log);
   const dispatcher = new Dispatcher(ctx, { tcp: !cfg.noTcp, udp: !cfg.noUdp, icmp: !cfg.noIcmp });
   link.start(dispatcher.onFrame);
+  const forwarder = new PortForwarder(ctx, dispatcher.tcp, dispatcher.udp);
+  await forwarder.start(cfg.forwards.tcpIn, cfg.forwards.udpIn);
   log.debug(`namespace interface ${plan.nsIfname} (index ${ifindex}), MTU ${plan.mtu}`);
 
   const shutdown = (code: number): never => {
     log.debug(`TCP ${JSON.stringify(dispatcher.tcp.stats)}; ${ctx.counters.summary()}`);
+    forwarder.close();
     dispatcher.closeAll();
     link.close();
     if (cfg.pidFile) fs.rmSync(cfg.pidFile, { force: true });

@@ -29,6 +29,8 @@ const CONNECT_TIMEOUT_MS = 30_000;
 const enum State {
   /** guest sent SYN, host socket connecting */
   Connecting,
+  /** a host peer connected to a forwarded port: SYN sent to the guest */
+  SynToGuest,
   /** SYN-ACK sent to the guest */
   SynSent,
   Established,
@@ -43,8 +45,8 @@ export interface TcpStats {
 }
 
 export class TcpConn {
-  state = State.Connecting;
-  sock: net.Socket;
+  state: State;
+  readonly sock: net.Socket;
   /** collision chain in the port-pair table */
   next: TcpConn | undefined;
 
@@ -86,19 +88,30 @@ export class TcpConn {
     readonly remote4: number,
     readonly remote6: Buffer | undefined,
     readonly remotePort: number,
-    syn: TcpView,
-    host: string,
+    /** outbound: the guest's SYN and where to connect; inbound: the accepted host socket */
+    from: { syn: TcpView; host: string } | { accepted: net.Socket },
   ) {
-    this.rcvNxt = seqAdd(syn.seq, 1);
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
-    this.guestWscale = syn.wscale;
-    this.sndWnd = syn.window;
-    const maxMss = t.ctx.plan.mtu - (v6 ? IPV6_HLEN : IPV4_HLEN) - TCP_HLEN;
-    this.mss = Math.min(syn.mss || 536, maxMss);
-    this.sock = net.connect({ host, port: remotePort, allowHalfOpen: true, noDelay: true });
-    this.sock.setTimeout(CONNECT_TIMEOUT_MS);
-    this.sock.once('connect', () => this.onConnect());
+    if ('syn' in from) {
+      const { syn } = from;
+      this.state = State.Connecting;
+      this.rcvNxt = seqAdd(syn.seq, 1);
+      this.guestWscale = syn.wscale;
+      this.sndWnd = syn.window;
+      this.mss = Math.min(syn.mss || 536, this.maxMss());
+      this.sock = net.connect({ host: from.host, port: remotePort, allowHalfOpen: true, noDelay: true });
+      this.sock.setTimeout(CONNECT_TIMEOUT_MS);
+      this.sock.once('connect', () => this.onConnect());
+    } else {
+      this.state = State.SynToGuest;
+      this.rcvNxt = 0;
+      this.guestWscale = -1;
+      this.sndWnd = 0;
+      this.mss = 536;
+      this.sock = from.accepted;
+      this.sock.setNoDelay(true);
+    }
     this.sock.on('data', (d: Buffer) => this.onHostData(d));
     this.sock.on('end', () => this.onHostEnd());
     this.sock.on('error', (e: NodeJS.ErrnoException) => this.onHostError(e));
@@ -106,6 +119,14 @@ export class TcpConn {
       if (this.state === State.Connecting) this.onHostError(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
     });
     this.sock.on('close', () => this.maybeDone());
+    if (this.state === State.SynToGuest) {
+      this.sendSyn();
+      this.armTimer();
+    }
+  }
+
+  private maxMss(): number {
+    return this.t.ctx.plan.mtu - (this.v6 ? IPV6_HLEN : IPV4_HLEN) - TCP_HLEN;
   }
 
   get describe(): string {
@@ -123,9 +144,30 @@ export class TcpConn {
   }
 
   private sendSynAck(): void {
-    this.emit(this.iss, SYN | ACK, this.t.ctx.plan.mtu - (this.v6 ? IPV6_HLEN : IPV4_HLEN) - TCP_HLEN,
-      this.guestWscale >= 0 ? OUR_WSCALE : -1);
+    this.emit(this.iss, SYN | ACK, this.maxMss(), this.guestWscale >= 0 ? OUR_WSCALE : -1);
     this.sndNxt = seqAdd(this.iss, 1);
+  }
+
+  /** Opens the guest side of an inbound connection. */
+  private sendSyn(): void {
+    this.emit(this.iss, SYN, this.maxMss(), OUR_WSCALE);
+    this.sndNxt = seqAdd(this.iss, 1);
+  }
+
+  /** The guest's SYN-ACK for an inbound connection. */
+  private onSynAck(seg: TcpView): void {
+    if ((seg.flags & (SYN | ACK)) !== (SYN | ACK) || seg.ack !== seqAdd(this.iss, 1)) return;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.guestWscale = seg.wscale;
+    this.sndWnd = seg.window; // never scaled in SYN segments
+    this.mss = Math.min(seg.mss || 536, this.maxMss());
+    this.sndUna = seg.ack;
+    this.state = State.Established;
+    this.rto = RTO_MIN_MS;
+    this.retries = 0;
+    this.stopTimer();
+    this.sendAck();
+    this.pushData();
   }
 
   private onHostData(d: Buffer): void {
@@ -163,6 +205,10 @@ export class TcpConn {
     if (seg.flags & RST) {
       this.sock.resetAndDestroy();
       this.close();
+      return;
+    }
+    if (this.state === State.SynToGuest) {
+      this.onSynAck(seg);
       return;
     }
     if (seg.flags & SYN) {
@@ -349,7 +395,7 @@ export class TcpConn {
   }
 
   private scaledWindowFor(flags: number): number {
-    if (flags & SYN) return Math.min(0xffff, this.window()); // never scaled in SYN segments
+    if (flags & SYN) return 0xffff; // never scaled in SYN segments
     if (flags & RST) return 0;
     return this.scaledWindow();
   }
@@ -396,6 +442,8 @@ export class TcpConn {
     this.rto = Math.min(this.rto * 2, RTO_MAX_MS);
     if (this.state === State.SynSent) {
       this.sendSynAck();
+    } else if (this.state === State.SynToGuest) {
+      this.sendSyn();
     } else if (this.sndNxt === this.sndUna && this.sndWnd === 0) {
       this.emit(seqAdd(this.sndUna, 0xffffffff), ACK); // window probe: elicits an ACK
     } else {
@@ -491,16 +539,38 @@ export class TcpTranslator {
       const guest6 = Buffer.from(buf.subarray(srcOff, srcOff + 16));
       const remote6 = Buffer.from(buf.subarray(dstOff, dstOff + 16));
       host = format6(this.ctx.hostDst6(buf, dstOff, seg.dstPort));
-      c = new TcpConn(this, true, 0, guest6, seg.srcPort, 0, remote6, seg.dstPort, seg, host);
+      c = new TcpConn(this, true, 0, guest6, seg.srcPort, 0, remote6, seg.dstPort, { syn: seg, host });
     } else {
       host = format4(this.ctx.hostDst4(dst4, seg.dstPort));
-      c = new TcpConn(this, false, src4, undefined, seg.srcPort, dst4, undefined, seg.dstPort, seg, host);
+      c = new TcpConn(this, false, src4, undefined, seg.srcPort, dst4, undefined, seg.dstPort, { syn: seg, host });
     }
+    this.insert(c, key);
+    this.ctx.log.trace(`TCP open ${c.describe} via ${host}`);
+  }
+
+  private insert(c: TcpConn, key: number): void {
     c.next = this.table.get(key);
     this.table.set(key, c);
     this.stats.conns++;
     this.stats.opened++;
-    this.ctx.log.trace(`TCP open ${c.describe} via ${host}`);
+  }
+
+  /**
+   * A host peer connected to a forwarded port: open the connection towards
+   * the guest. remote is the peer as the guest sees it (no NAT, except for
+   * the host's own loopback and addresses, which are mapped).
+   */
+  inbound(sock: net.Socket, v6: boolean, remote: number | Buffer, remotePort: number, guestPort: number): void {
+    const p = v6 ? this.ctx.plan.v6 : this.ctx.plan.v4;
+    if (!p || this.stats.conns >= this.maxConns) {
+      sock.resetAndDestroy();
+      return;
+    }
+    const c = v6
+      ? new TcpConn(this, true, 0, this.ctx.plan.v6!.addr, guestPort, 0, remote as Buffer, remotePort, { accepted: sock })
+      : new TcpConn(this, false, this.ctx.plan.v4!.addr, undefined, guestPort, remote as number, undefined, remotePort, { accepted: sock });
+    this.insert(c, guestPort * 0x10000 + remotePort);
+    this.ctx.log.trace(`TCP inbound ${c.describe}`);
   }
 
   /** RST for a segment that belongs to no connection (RFC 9293 3.10.7.1). */

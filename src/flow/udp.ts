@@ -45,26 +45,9 @@ class UdpFlow {
 
   private onReply(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const ctx = this.t.ctx;
-    const l4Len = UDP_HLEN + msg.length;
-    if (l4Len + (this.v6 ? IPV6_HLEN : IPV4_HLEN) > ctx.plan.mtu) {
-      ctx.counters.drop('udp_reply_over_mtu');
-      return;
-    }
     this.lastUse = Date.now();
-    const tx = ctx.link.tx;
-    let l4: number;
-    if (this.v6) {
-      const src = ctx.guestSrc6(parse6(rinfo.address), rinfo.port);
-      l4 = ctx.begin6(src, this.guest6!, IPPROTO_UDP, l4Len);
-    } else {
-      const src = ctx.guestSrc4(parse4(rinfo.address), rinfo.port);
-      l4 = ctx.begin4(src, this.guest4, IPPROTO_UDP, l4Len);
-      msg.copy(tx, writeUdp(tx, l4, rinfo.port, this.guestPort, msg.length));
-      ctx.finish4(src, this.guest4, IPPROTO_UDP, l4, l4Len, 6);
-      return;
-    }
-    msg.copy(tx, writeUdp(tx, l4, rinfo.port, this.guestPort, msg.length));
-    ctx.finish6(IPPROTO_UDP, l4, l4Len, 6);
+    if (this.v6) this.t.emit(true, ctx.guestSrc6(parse6(rinfo.address), rinfo.port), rinfo.port, this.guest6!, this.guestPort, msg);
+    else this.t.emit(false, ctx.guestSrc4(parse4(rinfo.address), rinfo.port), rinfo.port, this.guest4, this.guestPort, msg);
   }
 
   matches(v6: boolean, buf: Buffer, srcOff: number, src4: number): boolean {
@@ -76,8 +59,17 @@ class UdpFlow {
   }
 }
 
+/** The way back for a datagram that came in through a forwarded port. */
+interface InboundPeer {
+  sock: dgram.Socket;
+  address: string;
+  port: number;
+  lastUse: number;
+}
+
 export class UdpTranslator {
   private readonly flows = new Map<number, UdpFlow>();
+  private readonly inboundPeers = new Map<string, InboundPeer>();
   private readonly udp = newUdpView();
   private readonly sweeper: NodeJS.Timeout;
   count = 0;
@@ -97,6 +89,16 @@ export class UdpTranslator {
       this.ctx.counters.drop('udp_multicast');
       return;
     }
+    if (this.inboundPeers.size > 0) {
+      const key = inboundKey(v6, u.srcPort, v6 ? buf.toString('hex', dstOff, dstOff + 16) : dst4, u.dstPort);
+      const peer = this.inboundPeers.get(key);
+      if (peer) {
+        // a reply to a forwarded datagram leaves through the forwarded port
+        peer.lastUse = Date.now();
+        peer.sock.send(Buffer.from(buf.subarray(u.dataOff, u.dataOff + u.dataLen)), peer.port, peer.address);
+        return;
+      }
+    }
     let f = this.flows.get(u.srcPort);
     while (f && !f.matches(v6, buf, srcOff, src4)) f = f.next;
     if (!f) {
@@ -113,8 +115,41 @@ export class UdpTranslator {
     else f.send4(buf, dst4, u.dstPort, u.dataOff, u.dataLen);
   }
 
+  /** A datagram from a host peer to a forwarded port, for guest port guestPort. */
+  inbound(sock: dgram.Socket, address: string, port: number, v6: boolean, remote: number | Buffer, guestPort: number, msg: Buffer): void {
+    const p = v6 ? this.ctx.plan.v6 : this.ctx.plan.v4;
+    if (!p) return;
+    const key = inboundKey(v6, guestPort, v6 ? (remote as Buffer).toString('hex') : (remote as number), port);
+    const known = this.inboundPeers.get(key);
+    if (known) known.lastUse = Date.now();
+    else if (this.inboundPeers.size < this.maxFlows) this.inboundPeers.set(key, { sock, address, port, lastUse: Date.now() });
+    if (v6) this.emit(true, remote as Buffer, port, this.ctx.plan.v6!.addr, guestPort, msg);
+    else this.emit(false, remote as number, port, this.ctx.plan.v4!.addr, guestPort, msg);
+  }
+
+  /** Sends a datagram to the guest. */
+  emit(v6: boolean, src: number | Buffer, srcPort: number, dst: number | Buffer, dstPort: number, msg: Buffer): void {
+    const ctx = this.ctx;
+    const l4Len = UDP_HLEN + msg.length;
+    if (l4Len + (v6 ? IPV6_HLEN : IPV4_HLEN) > ctx.plan.mtu) {
+      ctx.counters.drop('udp_to_guest_over_mtu');
+      return;
+    }
+    const tx = ctx.link.tx;
+    if (v6) {
+      const l4 = ctx.begin6(src as Buffer, dst as Buffer, IPPROTO_UDP, l4Len);
+      msg.copy(tx, writeUdp(tx, l4, srcPort, dstPort, msg.length));
+      ctx.finish6(IPPROTO_UDP, l4, l4Len, 6);
+    } else {
+      const l4 = ctx.begin4(src as number, dst as number, IPPROTO_UDP, l4Len);
+      msg.copy(tx, writeUdp(tx, l4, srcPort, dstPort, msg.length));
+      ctx.finish4(src as number, dst as number, IPPROTO_UDP, l4, l4Len, 6);
+    }
+  }
+
   private sweep(): void {
     const now = Date.now();
+    for (const [k, p] of this.inboundPeers) if (now - p.lastUse > this.idleMs) this.inboundPeers.delete(k);
     for (const [port, head] of this.flows) {
       let keep: UdpFlow | undefined;
       for (let f: UdpFlow | undefined = head; f; ) {
@@ -141,3 +176,7 @@ export class UdpTranslator {
   }
 }
 
+
+function inboundKey(v6: boolean, guestPort: number, remote: string | number, remotePort: number): string {
+  return `${v6 ? 6 : 4}:${guestPort}:${remote}:${remotePort}`;
+}
