@@ -85,3 +85,35 @@ int pts_close(int fd)
 {
 	return close(fd) ? -errno : 0;
 }
+
+/*
+ * A socket bound (and for SOCK_STREAM listening) to addr (4 or 16 bytes) and
+ * port, in the calling thread's network namespace; non-blocking, close-on-exec.
+ */
+int pts_bind(int family, int type, const unsigned char *addr, int port)
+{
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, rc;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((unsigned short)port) };
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		memcpy(&sa.sin6_addr, addr, 16);
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	} else {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
+		memcpy(&sa.sin_addr, addr, 4);
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (!rc && type == SOCK_STREAM)
+		rc = listen(fd, 128);
+	if (rc) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}

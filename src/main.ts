@@ -21,7 +21,10 @@ import { parseCli } from './cli/index.js';
 import type { Config } from './config.js';
 import { FlowContext } from './flow/context.js';
 import { Dispatcher } from './flow/dispatch.js';
+import { createServices } from './flow/services.js';
+import { AutoPorts } from './flow/autoports.js';
 import { BindError, PortForwarder } from './flow/forward.js';
+import { NsForwarder } from './flow/splice.js';
 import { TapLink } from './io/tap.js';
 import { createLogger, type Logger } from './log.js';
 import { makePlan, PlanError } from './netplan.js';
@@ -29,6 +32,7 @@ import { configureNamespace } from './ns/configure.js';
 import { readHostConfig } from './ns/hostconf.js';
 import { readResolv } from './ns/resolv.js';
 import { Netlink, NetlinkError } from './ns/netlink.js';
+import { NsWorker } from './ns/nsworker.js';
 import { LAUNCHER, dup2, execv, netlinkSocket } from './ns/sys.js';
 
 const ENV_FDS = 'PASTA_TS_NS_FDS';
@@ -148,13 +152,27 @@ async function stage2(cfg: Config, prog: string, fds: number[]): Promise<void> {
   const link = new TapLink(tapFd, false);
   const ctx = new FlowContext(link, plan, log);
   const dispatcher = new Dispatcher(ctx, { tcp: !cfg.noTcp, udp: !cfg.noUdp, icmp: !cfg.noIcmp });
+  dispatcher.hooks = createServices(ctx, { dhcp: cfg.dhcp, ndp: cfg.ndp, dhcpv6: cfg.dhcpv6, ra: cfg.ra, dhcpDns: cfg.dhcpDns, dhcpSearch: cfg.dhcpSearch });
   link.start(dispatcher.onFrame);
   const forwarder = new PortForwarder(ctx, dispatcher.tcp, dispatcher.udp);
   await forwarder.start(cfg.forwards.tcpIn, cfg.forwards.udpIn);
+  // -T/-U and "auto" need sockets inside the namespace: a worker thread lives there
+  const f = cfg.forwards;
+  const needNs = AutoPorts.wanted(f) || f.tcpOut.kind !== 'none' || f.udpOut.kind !== 'none';
+  const nsWorker = needNs ? new NsWorker(`/proc/${process.pid}/fd/${netnsFd}`) : undefined;
+  const nsForwarder = nsWorker ? new NsForwarder(nsWorker, log, !!plan.v4, !!plan.v6) : undefined;
+  await nsForwarder?.start(f.tcpOut, f.udpOut);
+  const auto = nsWorker && nsForwarder && AutoPorts.wanted(f)
+    ? new AutoPorts(f, forwarder, nsForwarder, nsWorker, log, ephemeralPorts())
+    : undefined;
+  await auto?.start();
   log.debug(`namespace interface ${plan.nsIfname} (index ${ifindex}), MTU ${plan.mtu}`);
 
   const shutdown = (code: number): never => {
     log.debug(`TCP ${JSON.stringify(dispatcher.tcp.stats)}; ${ctx.counters.summary()}`);
+    auto?.stop();
+    nsForwarder?.close();
+    nsWorker?.close();
     forwarder.close();
     dispatcher.closeAll();
     link.close();
@@ -187,6 +205,17 @@ function runCommand(cfg: Config, log: Logger, netnsFd: number, shutdown: (code: 
     if (sig) shutdown(128 + (signalNumber(sig) ?? 0));
     shutdown(code ?? 1);
   });
+}
+
+/** The host's ephemeral port range (ip_local_port_range), left out of automatic UDP forwarding. */
+function ephemeralPorts(): [number, number] {
+  try {
+    const [a, b] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number);
+    if (a > 0 && b >= a) return [a, b];
+  } catch {
+    /* fall through */
+  }
+  return [32768, 60999];
 }
 
 function signalNumber(sig: NodeJS.Signals): number | undefined {

@@ -44,8 +44,9 @@ export function peerView(ctx: FlowContext, address: string, port: number): { v6:
 }
 
 export class PortForwarder {
-  private readonly servers: net.Server[] = [];
-  private readonly sockets: dgram.Socket[] = [];
+  /** bound host ports, by protocol */
+  readonly tcpBound = new Map<number, net.Server>();
+  readonly udpBound = new Map<number, dgram.Socket>();
 
   constructor(private readonly ctx: FlowContext, private readonly tcp: TcpTranslator, private readonly udp: UdpTranslator) {}
 
@@ -64,7 +65,7 @@ export class PortForwarder {
     return { host: '0.0.0.0', ipv6Only: false };
   }
 
-  private listenTcp(m: PortMap): Promise<void> {
+  listenTcp(m: PortMap): Promise<void> {
     const { host, ipv6Only } = this.bindAddress(m.addr);
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (sock) => {
       const peer = peerView(this.ctx, sock.remoteAddress ?? '', sock.remotePort ?? 0);
@@ -74,9 +75,12 @@ export class PortForwarder {
       }
       this.tcp.inbound(sock, peer.v6, peer.remote, sock.remotePort ?? 0, m.to);
     });
-    this.servers.push(server);
+    this.tcpBound.set(m.port, server);
     return new Promise((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => reject(new BindError(`cannot bind TCP port ${m.port}${m.addr ? ` on ${m.addr}` : ''}: ${e.code ?? e.message}`)));
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        this.tcpBound.delete(m.port);
+        reject(new BindError(`cannot bind TCP port ${m.port}${m.addr ? ` on ${m.addr}` : ''}: ${e.code ?? e.message}`));
+      });
       server.listen({ host, port: m.port, ipv6Only, backlog: 511 }, () => {
         server.removeAllListeners('error');
         server.on('error', (e) => this.ctx.log.warn(`TCP port ${m.port}: ${e.message}`));
@@ -85,16 +89,19 @@ export class PortForwarder {
     });
   }
 
-  private bindUdp(m: PortMap): Promise<void> {
+  bindUdp(m: PortMap): Promise<void> {
     const { host, ipv6Only } = this.bindAddress(m.addr);
     const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', ipv6Only, recvBufferSize: 1 << 21 });
     sock.on('message', (msg, rinfo) => {
       const peer = peerView(this.ctx, rinfo.address, rinfo.port);
       if (peer) this.udp.inbound(sock, rinfo.address, rinfo.port, peer.v6, peer.remote, m.to, msg);
     });
-    this.sockets.push(sock);
+    this.udpBound.set(m.port, sock);
     return new Promise((resolve, reject) => {
-      sock.once('error', (e: NodeJS.ErrnoException) => reject(new BindError(`cannot bind UDP port ${m.port}${m.addr ? ` on ${m.addr}` : ''}: ${e.code ?? e.message}`)));
+      sock.once('error', (e: NodeJS.ErrnoException) => {
+        this.udpBound.delete(m.port);
+        reject(new BindError(`cannot bind UDP port ${m.port}${m.addr ? ` on ${m.addr}` : ''}: ${e.code ?? e.message}`));
+      });
       sock.bind({ address: host, port: m.port }, () => {
         sock.removeAllListeners('error');
         sock.on('error', (e) => this.ctx.log.warn(`UDP port ${m.port}: ${e.message}`));
@@ -103,8 +110,16 @@ export class PortForwarder {
     });
   }
 
+  unbind(kind: 'tcp' | 'udp', port: number): void {
+    if (kind === 'tcp') this.tcpBound.get(port)?.close();
+    else this.udpBound.get(port)?.close();
+    (kind === 'tcp' ? this.tcpBound : this.udpBound).delete(port);
+  }
+
   close(): void {
-    for (const s of this.servers) s.close();
-    for (const s of this.sockets) s.close();
+    for (const s of this.tcpBound.values()) s.close();
+    for (const s of this.udpBound.values()) s.close();
+    this.tcpBound.clear();
+    this.udpBound.clear();
   }
 }

@@ -48,3 +48,16 @@ export function netlinkSocket(): number {
 export function dup2(from: number, to: number): number {
   return call('libc', 'dup2', [DataType.I32, DataType.I32], [from, to]);
 }
+
+export const CLONE_NEWNET = 0x40000000;
+
+/** Moves the calling thread into the namespace behind fd; 0 or -1. */
+export function setns(fd: number, nstype: number): number {
+  return call('libc', 'setns', [DataType.I32, DataType.I32], [fd, nstype]);
+}
+
+/** A bound socket ('tcp' also listening) in the calling thread's netns, or -errno. */
+export function bindSocket(kind: 'tcp' | 'udp', family: 4 | 6, addr: Uint8Array, port: number): number {
+  return call('pts', 'pts_bind', [DataType.I32, DataType.I32, DataType.U8Array, DataType.I32],
+    [family === 6 ? 10 : 2, kind === 'tcp' ? 1 : 2, Buffer.from(addr), port]);
+}
