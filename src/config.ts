@@ -86,7 +86,9 @@ export interface Config {
   readonly outboundIf6?: string;
   readonly outboundAddr4?: string; // -o/--outbound ADDR
   readonly outboundAddr6?: string;
-  readonly macAddr?: string; // -M/--mac-addr (guest MAC, passt)
+  readonly macAddr?: string; // -M/--mac-addr: our MAC address, the source of frames to the guest
+  /** --slirp-compat: the guest environment of QEMU's user networking (10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3) */
+  readonly slirpCompat: boolean;
   readonly noMapGw: boolean; // --no-map-gw
   readonly mapHostLoopback4?: string; // --map-host-loopback ADDR (IPv4)
   readonly mapHostLoopback6?: string;

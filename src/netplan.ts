@@ -5,7 +5,7 @@ import type { HostConfig, HostRoute } from './ns/hostconf.js';
 import type { Resolv } from './ns/resolv.js';
 import { parseMac } from './wire/ethernet.js';
 import { isIP } from 'node:net';
-import { parse4, parse6 } from './wire/ip.js';
+import { format4, mask4, parse4, parse6 } from './wire/ip.js';
 
 export const DEFAULT_MTU = 65520;
 /** pasta's own MAC address (MAC_OUR_LAA). */
@@ -57,7 +57,38 @@ export interface NetPlan {
 
 export class PlanError extends Error {}
 
-export function makePlan(cfg: Config, host: HostConfig, resolv: Resolv = { nameservers: [], search: [] }): NetPlan {
+/** QEMU's user networking (libslirp) as its guests know it. */
+export const SLIRP = {
+  address4: '10.0.2.15',
+  prefixLen4: 24,
+  gateway4: '10.0.2.2',
+  dns4: '10.0.2.3',
+  address6: 'fec0::15',
+  gateway6: 'fec0::2',
+  dns6: 'fec0::3',
+  mac: '52:56:00:00:00:02',
+};
+
+/** --slirp-compat fills in what the other options leave open. */
+function withSlirpDefaults(cfg: Config): Config {
+  if (!cfg.slirpCompat) return cfg;
+  return {
+    ...cfg,
+    address4: cfg.address4 ?? SLIRP.address4,
+    prefixLen4: cfg.prefixLen4 ?? SLIRP.prefixLen4,
+    gateway4: cfg.gateway4 ?? SLIRP.gateway4,
+    mapHostLoopback4: cfg.mapHostLoopback4 ?? (cfg.noMapGw ? undefined : cfg.gateway4 ?? SLIRP.gateway4),
+    dnsForward4: cfg.dnsForward4 ?? SLIRP.dns4,
+    address6: cfg.address6 ?? SLIRP.address6,
+    gateway6: cfg.gateway6 ?? SLIRP.gateway6,
+    mapHostLoopback6: cfg.mapHostLoopback6 ?? (cfg.noMapGw ? undefined : cfg.gateway6 ?? SLIRP.gateway6),
+    dnsForward6: cfg.dnsForward6 ?? SLIRP.dns6,
+    macAddr: cfg.macAddr ?? SLIRP.mac,
+  };
+}
+
+export function makePlan(options: Config, host: HostConfig, resolv: Resolv = { nameservers: [], search: [] }): NetPlan {
+  const cfg = withSlirpDefaults(options);
   const v4 = cfg.ipv4 ? plan4(cfg, host) : undefined;
   const v6 = cfg.ipv6 ? plan6(cfg, host) : undefined;
   if (v4) Object.assign(v4, planDns(cfg, resolv, 4, v4.mapHostLoopback));
@@ -66,7 +97,7 @@ export function makePlan(cfg: Config, host: HostConfig, resolv: Resolv = { names
   const template = cfg.nsIfname ?? host.v4?.ifname ?? host.v6?.ifname ?? 'tap0';
   return {
     mtu: cfg.mtu ?? DEFAULT_MTU,
-    ourMac: parseMac(OUR_MAC),
+    ourMac: parseMac(cfg.macAddr ?? OUR_MAC),
     nsIfname: template,
     nsMac: cfg.nsMacAddr ? parseMac(cfg.nsMacAddr) : undefined,
     v4,
@@ -127,6 +158,12 @@ function plan4(cfg: Config, host: HostConfig): Plan4 | undefined {
   const addr = parse4(addrStr);
   const gateway = parse4(gwStr);
   const prefix = cfg.prefixLen4 ?? (cfg.address4 ? defaultPrefix4(addr) : first!.prefix);
+  if (prefix < 31) {
+    const host = addr & ~mask4(prefix);
+    if (host === 0 || host === ~mask4(prefix) >>> 0) {
+      throw new PlanError(`address ${addrStr} is the ${host === 0 ? 'network' : 'broadcast'} address of ${format4((addr & mask4(prefix)) >>> 0)}/${prefix}: use a host address`);
+    }
+  }
   const loop = cfg.mapHostLoopback4 ?? (cfg.noMapGw ? undefined : gwStr);
   return {
     addr,

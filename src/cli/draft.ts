@@ -37,6 +37,7 @@ export function newDraft(mode: Mode): Draft {
     ipv4Only: false,
     ipv6Only: false,
     noMapGw: false,
+    slirpCompat: false,
     dhcp: true,
     ndp: true,
     dhcpv6: true,

@@ -399,6 +399,15 @@ export const OPTIONS: readonly OptionDef[] = [
   { names: '--no-ra', help: 'Disable router advertisements', apply: (d) => void (d.ra = false) },
   { names: '--freebind', help: 'Bind to any address for forwarding (accepted, ignored)' },
   { names: '--no-map-gw', help: "Don't map gateway address to host", apply: (d) => void (d.noMapGw = true) },
+  {
+    names: '--slirp-compat',
+    help: [
+      "QEMU user networking's guest environment (pasta-ts extension):",
+      'guest 10.0.2.15/24, gateway and host 10.0.2.2 (host loopback),',
+      'DNS 10.0.2.3, gateway MAC 52:56:00:00:00:02, IPv6 fec0::/64',
+    ].join('\n'),
+    apply: (d) => void (d.slirpCompat = true),
+  },
   { names: '-4, --ipv4-only', help: 'Enable IPv4 operation only', apply: (d) => void (d.ipv4Only = true) },
   { names: '-6, --ipv6-only', help: 'Enable IPv6 operation only', apply: (d) => void (d.ipv6Only = true) },
   {
