@@ -4,7 +4,7 @@
 # Run as root; safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-PKGS=(iproute2 util-linux socat iperf3 busybox-static iputils-ping netcat-openbsd procps make gcc libc6-dev tcpdump)
+PKGS=(iproute2 util-linux socat iperf3 busybox-static iputils-ping netcat-openbsd procps make gcc libc6-dev tcpdump isc-dhcp-client)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -18,7 +18,11 @@ import {
 export interface ServiceHooks {
   udp4?(buf: Buffer, src4: number, dst4: number, l4Off: number, l4Len: number): boolean;
   udp6?(buf: Buffer, srcOff: number, dstOff: number, l4Off: number, l4Len: number): boolean;
-  routerSolicit?(buf: Buffer, srcOff: number): void;
+  routerSolicit?(buf: Buffer, srcOff: number, l4Off: number, l4Len: number): void;
+  /** --no-ndp: neighbour and router solicitations go unanswered, as in pasta */
+  noNdp?: boolean;
+  /** stops the services' timers (from closeAll) */
+  close?(): void;
 }
 
 
@@ -124,11 +128,12 @@ export class Dispatcher {
       return;
     }
     const type = buf[l4Off];
+    if (this.hooks.noNdp && (type === ICMPV6_NEIGH_SOLICIT || type === ICMPV6_ROUTER_SOLICIT)) return;
     if (type === ICMPV6_NEIGH_SOLICIT) {
       if (hopLimit === 255 && l4Len >= 24) this.onNeighSolicit(buf, srcOff, l4Off);
       else this.ctx.counters.drop('ndp_invalid');
     } else if (type === ICMPV6_ROUTER_SOLICIT) {
-      if (hopLimit === 255) this.hooks.routerSolicit?.(buf, srcOff);
+      if (hopLimit === 255) this.hooks.routerSolicit?.(buf, srcOff, l4Off, l4Len);
     } else if (type === ICMPV6_ECHO_REQUEST) {
       if (this.enabled.icmp) this.icmp.onGuestIcmp(buf, true, srcOff, dstOff, 0, 0, l4Off, l4Len);
     } else {
@@ -170,7 +175,9 @@ export class Dispatcher {
     tx[l4 + 1] = 0;
     tx[l4 + 2] = 0;
     tx[l4 + 3] = 0;
-    tx.writeUInt32BE(0x60000000, l4 + 4); // solicited, override
+    // router, solicited, override: a guest whose default router's NA lacked
+    // the router flag would drop its RA-learnt default route (RFC 4861 7.2.5)
+    tx.writeUInt32BE(0xe0000000, l4 + 4);
     target.copy(tx, l4 + 8);
     tx[l4 + 24] = 2; // target link-layer address option
     tx[l4 + 25] = 1;
@@ -179,6 +186,7 @@ export class Dispatcher {
   }
 
   closeAll(): void {
+    this.hooks.close?.();
     this.tcp.closeAll();
     this.udp.closeAll();
     this.icmp.closeAll();
