@@ -14,6 +14,7 @@
 // environment.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,9 +26,12 @@ import { createServices } from './flow/services.js';
 import { AutoPorts } from './flow/autoports.js';
 import { BindError, PortForwarder } from './flow/forward.js';
 import { NsForwarder } from './flow/splice.js';
+import { CapturingLink, PcapWriter } from './io/pcap.js';
+import type { GuestLink } from './io/link.js';
+import { StreamLink } from './io/qemu.js';
 import { TapLink } from './io/tap.js';
 import { createLogger, type Logger } from './log.js';
-import { makePlan, PlanError } from './netplan.js';
+import { makePlan, type NetPlan, PlanError } from './netplan.js';
 import { configureNamespace } from './ns/configure.js';
 import { readHostConfig } from './ns/hostconf.js';
 import { readResolv } from './ns/resolv.js';
@@ -60,14 +64,19 @@ export function main(argv: string[], progPath: string): void {
     return;
   }
   const cfg = r.config;
-  if (cfg.mode === 'passt') fail(prog, 'passt mode is not implemented yet');
+  const onError = (e: unknown): never => {
+    if (e instanceof BindError || e instanceof PlanError || e instanceof NetlinkError) fail(prog, e.message);
+    throw e;
+  };
+  if (cfg.mode === 'passt') {
+    if (cfg.foreground || process.env[ENV_READY]) runPasst(cfg, prog).catch(onError);
+    else daemonize(prog, [process.execPath, SCRIPT, progPath, ...argv]);
+    return;
+  }
   const fds = process.env[ENV_FDS];
   if (fds) {
     delete process.env[ENV_FDS];
-    stage2(cfg, prog, fds.split(',').map(Number)).catch((e: unknown) => {
-      if (e instanceof BindError) fail(prog, e.message);
-      throw e;
-    });
+    stage2(cfg, prog, fds.split(',').map(Number)).catch(onError);
   } else {
     stage1(cfg, prog, progPath, argv);
   }
@@ -95,7 +104,8 @@ function stage1(cfg: Config, prog: string, progPath: string, argv: string[]): vo
   } else {
     ns.push('--new-userns', '--new-netns');
   }
-  const args = [LAUNCHER, 'ns', ...ns, '--tap', tap, '--', process.execPath, SCRIPT, progPath, ...argv];
+  // virtio-net headers: checksums and segmentation offloaded to the kernel
+  const args = [LAUNCHER, 'ns', ...ns, '--tap', tap, '--vnet-hdr', '--', process.execPath, SCRIPT, progPath, ...argv];
   if (!attach || cfg.foreground) {
     const rc = execv(LAUNCHER, args);
     fail(prog, `cannot run ${LAUNCHER}: errno ${-rc}`);
@@ -137,54 +147,149 @@ function daemonize(prog: string, args: string[]): void {
   });
 }
 
-async function stage2(cfg: Config, prog: string, fds: number[]): Promise<void> {
-  const [tapFd, netnsFd, nlFd, ifindex] = fds;
+interface Translation {
+  ctx: FlowContext;
+  dispatcher: Dispatcher;
+  forwarder: PortForwarder;
+  log: Logger;
+  /** tears everything down and exits */
+  shutdown(code: number): never;
+  /** more teardown to run at shutdown */
+  onShutdown(fn: () => void): void;
+}
+
+/** What both modes share: the plan, the dispatcher with its services, and inbound forwards. */
+async function startTranslation(cfg: Config, prog: string, link: GuestLink, configure?: (plan: NetPlan) => void): Promise<Translation> {
   const log = createLogger(prog, cfg.logLevel, cfg.logFile, cfg.logSize);
-  let plan;
-  try {
-    const host = readHostConfig(hostNetlink(prog), cfg.outboundIf4 ?? cfg.iface, cfg.outboundIf6 ?? cfg.iface);
-    plan = makePlan(cfg, host, readResolv());
-    configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet);
-  } catch (e) {
-    if (e instanceof PlanError || e instanceof NetlinkError) fail(prog, e.message);
-    throw e;
-  }
-  const link = new TapLink(tapFd, false);
-  const ctx = new FlowContext(link, plan, log);
+  const host = readHostConfig(hostNetlink(prog), cfg.outboundIf4 ?? cfg.iface, cfg.outboundIf6 ?? cfg.iface);
+  const plan = makePlan(cfg, host, readResolv());
+  configure?.(plan);
+  const guestLink = cfg.pcapFile ? new CapturingLink(link, new PcapWriter(cfg.pcapFile)) : link;
+  const ctx = new FlowContext(guestLink, plan, log);
   const dispatcher = new Dispatcher(ctx, { tcp: !cfg.noTcp, udp: !cfg.noUdp, icmp: !cfg.noIcmp });
   dispatcher.hooks = createServices(ctx, { dhcp: cfg.dhcp, ndp: cfg.ndp, dhcpv6: cfg.dhcpv6, ra: cfg.ra, dhcpDns: cfg.dhcpDns, dhcpSearch: cfg.dhcpSearch });
-  link.start(dispatcher.onFrame);
+  guestLink.start(dispatcher.onFrame);
   const forwarder = new PortForwarder(ctx, dispatcher.tcp, dispatcher.udp);
   await forwarder.start(cfg.forwards.tcpIn, cfg.forwards.udpIn);
+  const teardown: Array<() => void> = [];
+  return {
+    ctx,
+    dispatcher,
+    forwarder,
+    log,
+    onShutdown: (fn) => teardown.push(fn),
+    shutdown(code: number): never {
+      log.debug(`TCP ${JSON.stringify(dispatcher.tcp.stats)}; ${ctx.counters.summary()}`);
+      for (const fn of teardown) fn();
+      forwarder.close();
+      dispatcher.closeAll();
+      guestLink.close();
+      if (cfg.pidFile) fs.rmSync(cfg.pidFile, { force: true });
+      process.exit(code);
+    },
+  };
+}
+
+async function stage2(cfg: Config, prog: string, fds: number[]): Promise<void> {
+  const [tapFd, netnsFd, nlFd, ifindex] = fds;
+  const t = await startTranslation(cfg, prog, new TapLink(tapFd, true), (plan) =>
+    configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet));
+  const plan = t.ctx.plan;
   // -T/-U and "auto" need sockets inside the namespace: a worker thread lives there
   const f = cfg.forwards;
   const needNs = AutoPorts.wanted(f) || f.tcpOut.kind !== 'none' || f.udpOut.kind !== 'none';
   const nsWorker = needNs ? new NsWorker(`/proc/${process.pid}/fd/${netnsFd}`) : undefined;
-  const nsForwarder = nsWorker ? new NsForwarder(nsWorker, log, !!plan.v4, !!plan.v6) : undefined;
+  const nsForwarder = nsWorker ? new NsForwarder(nsWorker, t.log, !!plan.v4, !!plan.v6) : undefined;
   await nsForwarder?.start(f.tcpOut, f.udpOut);
   const auto = nsWorker && nsForwarder && AutoPorts.wanted(f)
-    ? new AutoPorts(f, forwarder, nsForwarder, nsWorker, log, ephemeralPorts())
+    ? new AutoPorts(f, t.forwarder, nsForwarder, nsWorker, t.log, ephemeralPorts())
     : undefined;
   await auto?.start();
-  log.debug(`namespace interface ${plan.nsIfname} (index ${ifindex}), MTU ${plan.mtu}`);
-
-  const shutdown = (code: number): never => {
-    log.debug(`TCP ${JSON.stringify(dispatcher.tcp.stats)}; ${ctx.counters.summary()}`);
+  t.onShutdown(() => {
     auto?.stop();
     nsForwarder?.close();
     nsWorker?.close();
-    forwarder.close();
-    dispatcher.closeAll();
-    link.close();
-    if (cfg.pidFile) fs.rmSync(cfg.pidFile, { force: true });
-    process.exit(code);
-  };
-
+  });
+  t.log.debug(`namespace interface ${plan.nsIfname} (index ${ifindex}), MTU ${plan.mtu}`);
   if (cfg.targetPid !== undefined || cfg.netns !== undefined) {
-    attached(cfg, log, shutdown);
+    attached(cfg, t.log, t.shutdown);
     return;
   }
-  runCommand(cfg, log, netnsFd, shutdown);
+  runCommand(cfg, t.log, netnsFd, t.shutdown);
+}
+
+/**
+ * passt mode: serve QEMU (or libvirt) on a UNIX stream socket, or on an
+ * already connected descriptor (-F). With --one-off, exit when the guest
+ * goes; otherwise wait for the next connection.
+ */
+async function runPasst(cfg: Config, prog: string): Promise<void> {
+  const link = new StreamLink();
+  const t = await startTranslation(cfg, prog, link);
+  if (cfg.fd !== undefined) {
+    const sock = new net.Socket({ fd: cfg.fd, readable: true, writable: true });
+    ready(cfg, t.log);
+    await link.attach(sock);
+    t.shutdown(0);
+  }
+  const sockPath = cfg.socketPath ?? (await freeSocketPath());
+  const server = net.createServer((sock) => {
+    if (link.connected) {
+      t.log.warn('a guest is already connected: refusing another');
+      sock.destroy();
+      return;
+    }
+    t.log.info('guest connected');
+    void link.attach(sock).then(() => {
+      t.log.info('guest disconnected');
+      if (cfg.oneOff) t.shutdown(0);
+    });
+  });
+  await listenUnix(server, sockPath);
+  t.onShutdown(() => {
+    server.close();
+    fs.rmSync(sockPath, { force: true });
+  });
+  t.log.info(`UNIX domain socket bound at ${sockPath}`);
+  t.log.info(`You can now start qemu (>= 7.2, with commit 13c6be96618c):\n    kvm ... -device virtio-net-pci,netdev=s -netdev stream,id=s,server=off,addr.type=unix,addr.path=${sockPath}`);
+  process.on('SIGTERM', () => t.shutdown(0));
+  process.on('SIGINT', () => t.shutdown(0));
+  ready(cfg, t.log);
+}
+
+/** passt's default: the first free /tmp/passt_N.socket. */
+async function freeSocketPath(): Promise<string> {
+  for (let n = 1; n < 100; n++) {
+    const p = `/tmp/passt_${n}.socket`;
+    if (!fs.existsSync(p)) return p;
+    if (!(await socketAlive(p))) {
+      fs.rmSync(p, { force: true });
+      return p;
+    }
+  }
+  throw new BindError('no free /tmp/passt_N.socket path; use -s');
+}
+
+function socketAlive(p: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(p);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+async function listenUnix(server: net.Server, p: string): Promise<void> {
+  if (fs.existsSync(p)) {
+    if (await socketAlive(p)) throw new BindError(`socket ${p} is in use`);
+    fs.rmSync(p, { force: true }); // stale
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new BindError(`cannot bind UNIX socket ${p}: ${e.code ?? e.message}`)));
+    server.listen(p, () => resolve());
+  });
 }
 
 /** Command mode: run COMMAND in the namespace and exit with its status. */
@@ -222,21 +327,25 @@ function signalNumber(sig: NodeJS.Signals): number | undefined {
   return os.constants.signals[sig];
 }
 
-/** Attach mode: report readiness, then run until the namespace goes away or SIGTERM. */
-function attached(cfg: Config, log: Logger, shutdown: (code: number) => never): void {
+/** Writes the PID file and, as a daemon, tells the waiting parent that we are ready. */
+function ready(cfg: Config, log: Logger): void {
   if (cfg.pidFile) fs.writeFileSync(cfg.pidFile, `${process.pid}\n`);
   const readyFd = process.env[ENV_READY];
-  if (readyFd) {
-    delete process.env[ENV_READY];
-    const fd = Number(readyFd);
-    fs.writeSync(fd, 'R');
-    fs.closeSync(fd);
-    // The parent has gone: from now on output goes to the log file or nowhere.
-    log.redirect(undefined);
-    const devnull = fs.openSync('/dev/null', 'r+');
-    for (const std of [0, 1, 2]) dup2(devnull, std);
-    fs.closeSync(devnull);
-  }
+  if (!readyFd) return;
+  delete process.env[ENV_READY];
+  const fd = Number(readyFd);
+  fs.writeSync(fd, 'R');
+  fs.closeSync(fd);
+  // The parent has gone: from now on output goes to the log file or nowhere.
+  log.redirect(undefined);
+  const devnull = fs.openSync('/dev/null', 'r+');
+  for (const std of [0, 1, 2]) dup2(devnull, std);
+  fs.closeSync(devnull);
+}
+
+/** Attach mode: report readiness, then run until the namespace goes away or SIGTERM. */
+function attached(cfg: Config, log: Logger, shutdown: (code: number) => never): void {
+  ready(cfg, log);
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));
   if (cfg.noNetnsQuit) return;
