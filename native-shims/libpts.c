@@ -15,18 +15,28 @@
 
 /*
  * execv() with arguments packed as NUL-terminated strings in one blob.
- * Node marks its standard descriptors close-on-exec and may have made them
- * non-blocking: the new program gets them back as a shell would pass them.
+ * Node marks the descriptors it inherited close-on-exec and may have made
+ * them non-blocking: the new program gets back the standard ones and those in
+ * keep[] (e.g. slirp4netns's ready and exit descriptors) as a shell would
+ * pass them.
  */
-int pts_execv(const char *path, const char *blob, int blob_len, int argc)
+static void pass_on(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+	if (fl >= 0)
+		fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+}
+
+int pts_execv(const char *path, const char *blob, int blob_len, int argc, const int *keep, int nkeep)
 {
 	char **argv = calloc((size_t)argc + 1, sizeof(char *));
 	const char *p = blob;
 
+	for (int i = 0; i < nkeep; i++)
+		pass_on(keep[i]);
 	for (int fd = 0; fd <= 2; fd++) {
-		int fl = fcntl(fd, F_GETFD);
-		if (fl >= 0)
-			fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+		int fl;
+		pass_on(fd);
 		fl = fcntl(fd, F_GETFL);
 		if (fl >= 0)
 			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);

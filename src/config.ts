@@ -115,4 +115,16 @@ export interface Config {
   readonly pcapFile?: string; // -p/--pcap
 
   readonly forwards: Forwards;
+
+  /** slirp4netns compatibility (the slirp4netns-ts entry): what pasta has no option for */
+  readonly slirp?: SlirpExtras;
+}
+
+export interface SlirpExtras {
+  /** -r: write "1" here once the namespace is configured */
+  readonly readyFd?: number;
+  /** -e: exit when this descriptor is closed */
+  readonly exitFd?: number;
+  /** -a: the JSON API socket (add_hostfwd, list_hostfwd, remove_hostfwd) */
+  readonly apiSocket?: string;
 }

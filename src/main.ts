@@ -19,7 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli } from './cli/index.js';
-import type { Config } from './config.js';
+import { parseSlirpCli } from './cli/slirp4netns.js';
+import type { Config, SlirpExtras } from './config.js';
 import { FlowContext } from './flow/context.js';
 import { Dispatcher } from './flow/dispatch.js';
 import { createServices } from './flow/services.js';
@@ -29,12 +30,14 @@ import { NsForwarder } from './flow/splice.js';
 import { CapturingLink, PcapWriter } from './io/pcap.js';
 import type { GuestLink } from './io/link.js';
 import { StreamLink } from './io/qemu.js';
+import { SlirpApi } from './io/slirpapi.js';
 import { TapLink } from './io/tap.js';
 import { createLogger, type Logger } from './log.js';
 import { makePlan, type NetPlan, PlanError } from './netplan.js';
 import { configureNamespace } from './ns/configure.js';
 import { readHostConfig } from './ns/hostconf.js';
 import { readResolv } from './ns/resolv.js';
+import { format4 } from './wire/ip.js';
 import { Netlink, NetlinkError } from './ns/netlink.js';
 import { NsWorker } from './ns/nsworker.js';
 import { LAUNCHER, dup2, execv, netlinkSocket } from './ns/sys.js';
@@ -56,7 +59,7 @@ function hostNetlink(prog: string): Netlink {
 
 export function main(argv: string[], progPath: string): void {
   const prog = path.basename(progPath).replace(/\.js$/, '');
-  const r = parseCli(argv, process.env, prog);
+  const r = prog.includes('slirp4netns') ? parseSlirpCli(argv, process.env, prog) : parseCli(argv, process.env, prog);
   if (r.kind === 'exit') {
     if (r.stdout) process.stdout.write(r.stdout);
     if (r.stderr) process.stderr.write(r.stderr);
@@ -107,7 +110,8 @@ function stage1(cfg: Config, prog: string, progPath: string, argv: string[]): vo
   // virtio-net headers: checksums and segmentation offloaded to the kernel
   const args = [LAUNCHER, 'ns', ...ns, '--tap', tap, '--vnet-hdr', '--', process.execPath, SCRIPT, progPath, ...argv];
   if (!attach || cfg.foreground) {
-    const rc = execv(LAUNCHER, args);
+    const keep = [cfg.slirp?.readyFd, cfg.slirp?.exitFd].filter((fd): fd is number => fd !== undefined);
+    const rc = execv(LAUNCHER, args, keep);
     fail(prog, `cannot run ${LAUNCHER}: errno ${-rc}`);
   }
   daemonize(prog, args);
@@ -212,7 +216,7 @@ async function stage2(cfg: Config, prog: string, fds: number[]): Promise<void> {
   });
   t.log.debug(`namespace interface ${plan.nsIfname} (index ${ifindex}), MTU ${plan.mtu}`);
   if (cfg.targetPid !== undefined || cfg.netns !== undefined) {
-    attached(cfg, t.log, t.shutdown);
+    await attached(cfg, t);
     return;
   }
   runCommand(cfg, t.log, netnsFd, t.shutdown);
@@ -344,7 +348,9 @@ function ready(cfg: Config, log: Logger): void {
 }
 
 /** Attach mode: report readiness, then run until the namespace goes away or SIGTERM. */
-function attached(cfg: Config, log: Logger, shutdown: (code: number) => never): void {
+async function attached(cfg: Config, t: Translation): Promise<void> {
+  const { log, shutdown } = t;
+  if (cfg.slirp) await slirpExtras(cfg.slirp, t);
   ready(cfg, log);
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));
@@ -363,6 +369,29 @@ function attached(cfg: Config, log: Logger, shutdown: (code: number) => never): 
     } catch {
       /* polling alone still notices */
     }
+  }
+}
+
+/** slirp4netns's API socket, ready descriptor and exit descriptor. */
+async function slirpExtras(slirp: SlirpExtras, t: Translation): Promise<void> {
+  if (slirp.apiSocket) {
+    const api = new SlirpApi(t.forwarder, t.ctx.plan.v4 ? format4(t.ctx.plan.v4.addr) : '');
+    await api.listen(slirp.apiSocket);
+    t.onShutdown(() => {
+      api.close();
+      fs.rmSync(slirp.apiSocket!, { force: true });
+    });
+  }
+  if (slirp.exitFd !== undefined) {
+    // the caller closes its end when the container stops
+    const exitPipe = new net.Socket({ fd: slirp.exitFd, readable: true, writable: false });
+    exitPipe.on('data', () => undefined);
+    exitPipe.on('close', () => t.shutdown(0));
+    exitPipe.on('error', () => t.shutdown(0));
+  }
+  if (slirp.readyFd !== undefined) {
+    fs.writeSync(slirp.readyFd, '1');
+    fs.closeSync(slirp.readyFd);
   }
 }
 

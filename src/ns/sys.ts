@@ -22,10 +22,14 @@ function call(library: string, funcName: string, paramsType: DataType[], paramsV
   return load({ library, funcName, retType: DataType.I32, paramsType, paramsValue }) as number;
 }
 
-/** Replaces this process with another program (argv[0] included in args). Returns only on failure. */
-export function execv(file: string, args: readonly string[]): number {
+/**
+ * Replaces this process with another program (argv[0] included in args),
+ * passing on the standard descriptors and those in keep. Returns only on failure.
+ */
+export function execv(file: string, args: readonly string[], keep: readonly number[] = []): number {
   const blob = Buffer.from(args.map((a) => `${a}\0`).join(''));
-  return call('pts', 'pts_execv', [DataType.String, DataType.U8Array, DataType.I32, DataType.I32], [file, blob, blob.length, args.length]);
+  return call('pts', 'pts_execv', [DataType.String, DataType.U8Array, DataType.I32, DataType.I32, DataType.I32Array, DataType.I32],
+    [file, blob, blob.length, args.length, keep.length > 0 ? [...keep] : [0], keep.length]);
 }
 
 /** A connected, non-blocking ping socket (ICMP or ICMPv6 echo), or -errno. */
