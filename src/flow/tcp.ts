@@ -9,6 +9,7 @@
 // shrinks the window we advertise; a guest that does not acknowledge pauses
 // reads from the host socket, so the host kernel's window closes in turn.
 import net from 'node:net';
+import { BufferPool, CHUNK } from './bufpool.js';
 import type { FlowContext } from './context.js';
 import { format4, format6, IPPROTO_TCP, IPV4_HLEN, IPV6_HLEN, equal6 } from '../wire/ip.js';
 import {
@@ -17,10 +18,22 @@ import {
 
 /** Our window scale towards the guest: windows up to 16 MiB. */
 const OUR_WSCALE = 8;
-/** Bytes written to a host socket and not yet taken by its kernel buffer before our window closes. */
-const RCV_LIMIT = 4 << 20;
-/** Bytes read from a host socket and not yet acknowledged by the guest before we stop reading. */
-const SND_LIMIT = 8 << 20;
+/**
+ * Bytes written to a host socket and not yet taken by its kernel buffer
+ * before our window closes: per connection, and for all connections together.
+ * The kernel's socket buffers do the real buffering; these bound what Node
+ * holds on top of them.
+ */
+const RCV_LIMIT = 1 << 20;
+const RCV_LIMIT_ALL = 8 << 20;
+/**
+ * Bytes read from a host socket and not yet acknowledged by the guest before
+ * we stop reading it (the host kernel's window then closes): per connection,
+ * and for all connections together. A local guest acknowledges within
+ * microseconds, so half a megabyte in flight keeps 10 Gbit/s going.
+ */
+const SND_LIMIT = 512 << 10;
+const SND_LIMIT_ALL = 16 << 20;
 const RTO_MIN_MS = 200;
 const RTO_MAX_MS = 10_000;
 const MAX_RETRIES = 12;
@@ -64,6 +77,8 @@ export class TcpConn {
   guestWscale: number;
   mss: number;
   private queue: Buffer[] = [];
+  /** the pooled buffer offered to the next host read */
+  private spare: Buffer | undefined;
   /** bytes of queue[0] already acknowledged by the guest */
   private qHead = 0;
   /** bytes queued from sndUna on (unacked plus unsent) */
@@ -100,7 +115,21 @@ export class TcpConn {
       this.guestWscale = syn.wscale;
       this.sndWnd = syn.window;
       this.mss = Math.min(syn.mss || 536, this.maxMss());
-      this.sock = net.connect({ host: from.host, port: remotePort, allowHalfOpen: true, noDelay: true });
+      this.sock = net.connect({
+        host: from.host,
+        port: remotePort,
+        allowHalfOpen: true,
+        noDelay: true,
+        onread: {
+          // the spare buffer is handed out again until a read fills it
+          buffer: () => (this.spare ??= t.pool.get()),
+          callback: (n: number, buf: Uint8Array): boolean => {
+            this.spare = undefined;
+            this.onHostData((buf as Buffer).subarray(0, n));
+            return !this.paused;
+          },
+        },
+      } as net.NetConnectOpts);
       this.sock.setTimeout(CONNECT_TIMEOUT_MS);
       this.sock.once('connect', () => this.onConnect());
     } else {
@@ -173,11 +202,27 @@ export class TcpConn {
   private onHostData(d: Buffer): void {
     this.queue.push(d);
     this.queued += d.length;
-    if (this.queued >= SND_LIMIT && !this.paused) {
-      this.paused = true;
-      this.sock.pause();
+    this.t.queuedAll += d.length;
+    if (!this.paused && (this.queued >= SND_LIMIT || this.t.queuedAll >= SND_LIMIT_ALL)) {
+      if (this.t.queuedAll >= SND_LIMIT_ALL) this.t.pausedForAll = true;
+      this.pause();
     }
     this.pushData();
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.sock.pause();
+    this.t.paused.add(this);
+  }
+
+  /** Reads again once both this connection's and the shared budget have room. */
+  resumeIfRoom(): void {
+    if (this.paused && this.queued < SND_LIMIT / 2 && this.t.queuedAll < SND_LIMIT_ALL / 2) {
+      this.paused = false;
+      this.t.paused.delete(this);
+      this.sock.resume();
+    }
   }
 
   private onHostEnd(): void {
@@ -245,10 +290,7 @@ export class TcpConn {
         return;
       }
       if (len > 0 && !this.guestFin) {
-        const copy = Buffer.allocUnsafe(len);
-        buf.copy(copy, 0, dataOff, dataOff + len);
-        this.unflushed += len;
-        this.sock.write(copy, () => this.onFlushed(len));
+        this.writeHost(buf, dataOff, len);
         this.rcvNxt = seqAdd(this.rcvNxt, len);
         this.ackPending = true;
       }
@@ -291,16 +333,15 @@ export class TcpConn {
     }
     this.sndWnd = wnd;
     this.pushData();
-    if (this.paused && this.queued < SND_LIMIT / 2) {
-      this.paused = false;
-      this.sock.resume();
-    }
+    this.resumeIfRoom();
+    this.t.resumePaused();
   }
 
   /** Drops n acknowledged bytes (a FIN counts as one, with no data behind it). */
   private consume(n: number): void {
     let left = Math.min(n, this.queued);
     this.queued -= left;
+    this.t.queuedAll -= left;
     while (left > 0) {
       const head = this.queue[0];
       const avail = head.length - this.qHead;
@@ -309,16 +350,35 @@ export class TcpConn {
         left = 0;
       } else {
         left -= avail;
-        this.queue.shift();
+        this.t.pool.release(this.queue.shift()!);
         this.qHead = 0;
       }
     }
   }
 
+  /** Copies guest data (the frame buffer is reused) into pooled buffers for the host socket. */
+  private writeHost(buf: Buffer, off: number, len: number): void {
+    const pool = this.t.pool;
+    for (let p = off, end = off + len; p < end; ) {
+      const n = Math.min(CHUNK, end - p);
+      const chunk = pool.get();
+      buf.copy(chunk, 0, p, p + n);
+      this.unflushed += n;
+      this.t.unflushedAll += n;
+      this.sock.write(chunk.subarray(0, n), () => {
+        pool.release(chunk);
+        this.onFlushed(n);
+      });
+      p += n;
+    }
+  }
+
   private onFlushed(len: number): void {
+    if (this.state === State.Closed) return; // already taken off the shared count
     this.unflushed -= len;
+    this.t.unflushedAll -= len;
     // Reopen a window we had closed (or nearly) once the host took the data.
-    if (this.state !== State.Closed && this.lastWnd < RCV_LIMIT / 4 && this.window() >= RCV_LIMIT / 2) {
+    if (this.lastWnd < RCV_LIMIT / 4 && this.window() >= RCV_LIMIT / 4) {
       this.ackPending = true;
       this.t.scheduleFlush(this);
     }
@@ -326,7 +386,7 @@ export class TcpConn {
 
   /** Our receive window in bytes. */
   private window(): number {
-    return Math.max(0, RCV_LIMIT - this.unflushed);
+    return Math.max(0, Math.min(RCV_LIMIT - this.unflushed, RCV_LIMIT_ALL - this.t.unflushedAll));
   }
 
   // ---- sending to the guest ----
@@ -483,8 +543,17 @@ export class TcpConn {
     this.state = State.Closed;
     this.stopTimer();
     if (!this.sock.destroyed) this.sock.destroy();
+    this.t.queuedAll -= this.queued;
+    this.queued = 0;
+    this.t.unflushedAll -= this.unflushed;
+    this.unflushed = 0;
+    for (const b of this.queue) this.t.pool.release(b);
+    if (this.spare) this.t.pool.release(this.spare);
+    this.spare = undefined;
     this.queue = [];
+    this.t.paused.delete(this);
     this.t.remove(this);
+    this.t.resumePaused();
   }
 
   matches(v6: boolean, buf: Buffer, srcOff: number, dstOff: number, src4: number, dst4: number): boolean {
@@ -501,6 +570,23 @@ export class TcpTranslator {
   private flushScheduled = false;
   private readonly seg = newTcpView();
   readonly stats: TcpStats = { conns: 0, opened: 0, refused: 0, retransmits: 0 };
+  readonly pool = new BufferPool();
+  /** host data held for the guest, over all connections */
+  queuedAll = 0;
+  /** guest data handed to host sockets and not yet taken by their kernel buffers, over all connections */
+  unflushedAll = 0;
+  /** connections whose host socket is paused for lack of room */
+  readonly paused = new Set<TcpConn>();
+
+  /** set when a connection was paused because the shared budget ran out */
+  pausedForAll = false;
+
+  /** Once the shared budget has room again, lets connections paused for it read again. */
+  resumePaused(): void {
+    if (!this.pausedForAll || this.queuedAll >= SND_LIMIT_ALL / 2) return;
+    this.pausedForAll = false;
+    for (const c of this.paused) c.resumeIfRoom();
+  }
 
   constructor(readonly ctx: FlowContext, private readonly maxConns = 16384) {}
 
