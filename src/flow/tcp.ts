@@ -34,6 +34,8 @@ const RCV_LIMIT_ALL = 8 << 20;
  */
 const SND_LIMIT = 512 << 10;
 const SND_LIMIT_ALL = 16 << 20;
+/** Host reads shorter than this are copied out of the pooled buffer (which is then reused). */
+const SMALL_READ = CHUNK / 2;
 const RTO_MIN_MS = 200;
 const RTO_MAX_MS = 10_000;
 const MAX_RETRIES = 12;
@@ -124,8 +126,14 @@ export class TcpConn {
           // the spare buffer is handed out again until a read fills it
           buffer: () => (this.spare ??= t.pool.get()),
           callback: (n: number, buf: Uint8Array): boolean => {
-            this.spare = undefined;
-            this.onHostData((buf as Buffer).subarray(0, n));
+            if (n < SMALL_READ) {
+              // a small read is copied, and the pooled buffer stays spare: the
+              // memory held stays in proportion to the data
+              this.onHostData(Buffer.from((buf as Buffer).subarray(0, n)));
+            } else {
+              this.spare = undefined;
+              this.onHostData((buf as Buffer).subarray(0, n));
+            }
             return !this.paused;
           },
         },
@@ -257,52 +265,68 @@ export class TcpConn {
       return;
     }
     if (seg.flags & SYN) {
-      // A retransmitted SYN: answer again once we have answered at all.
+      // A retransmitted SYN: answer again once we have answered at all. On a
+      // synchronized connection, a challenge ACK (RFC 5961 4.2): a guest
+      // reusing the ports learns the connection still exists and resets it.
       if (this.state === State.SynSent) this.sendSynAck();
+      else if (this.state === State.Established) this.ackSoon();
       return;
     }
     if (this.state === State.Connecting) return; // no ACK possible yet
+    // During the handshake only the ACK of our SYN is acceptable, data included.
+    if (this.state === State.SynSent && (!(seg.flags & ACK) || seg.ack !== seqAdd(this.iss, 1))) return;
     if (seg.flags & ACK) this.onAck(seg);
     if (this.state === State.Closed) return;
 
     let len = seg.dataLen;
     let dataOff = seg.dataOff;
-    let seq = seg.seq;
-    const fin = (seg.flags & FIN) !== 0;
-    if (len > 0 || fin) {
-      const d = seqDiff(this.rcvNxt, seq);
-      if (d > 0) {
-        // Partly or wholly old data: keep only what is new.
-        const skip = Math.min(d, len);
-        dataOff += skip;
-        len -= skip;
-        seq = seqAdd(seq, skip);
-        if (d > seg.dataLen) {
-          this.ackPending = true; // wholly old (a retransmission): re-acknowledge
-          this.t.scheduleFlush(this);
-          return;
-        }
-      }
-      if (seqDiff(seq, this.rcvNxt) !== 0) {
-        // A gap: something before this was lost. Drop it, ask again.
-        this.ackPending = true;
-        this.t.scheduleFlush(this);
-        return;
-      }
-      if (len > 0 && !this.guestFin) {
-        this.writeHost(buf, dataOff, len);
-        this.rcvNxt = seqAdd(this.rcvNxt, len);
-        this.ackPending = true;
-      }
-      if (fin && !this.guestFin) {
-        this.guestFin = true;
-        this.rcvNxt = seqAdd(this.rcvNxt, 1);
-        this.sock.end();
-        this.ackPending = true;
-      }
-      if (this.ackPending) this.t.scheduleFlush(this);
+    let fin = (seg.flags & FIN) !== 0;
+    const d = seqDiff(this.rcvNxt, seg.seq);
+    if (len === 0 && !fin) {
+      // An empty segment below the window is a keepalive probe (rcvNxt - 1)
+      // or a stale duplicate: acknowledge, so the guest knows we are alive.
+      if (d > 0) this.ackSoon();
+      this.maybeDone();
+      return;
     }
+    if (d > len || (d === len && !fin)) {
+      this.ackSoon(); // wholly old (a retransmission): re-acknowledge
+      return;
+    }
+    if (d < 0) {
+      this.ackSoon(); // a gap: something before this was lost; drop it, ask again
+      return;
+    }
+    // Partly old data: keep only what is new.
+    dataOff += d;
+    len -= d;
+    // Never take more than the window we offer: a guest that ignores it
+    // must not make us buffer without bound. What is cut is sent again.
+    const room = this.window();
+    if (len > room) {
+      len = room;
+      fin = false;
+      this.ackPending = true;
+    }
+    if (len > 0 && !this.guestFin) {
+      this.writeHost(buf, dataOff, len);
+      this.rcvNxt = seqAdd(this.rcvNxt, len);
+      this.ackPending = true;
+    }
+    if (fin && !this.guestFin) {
+      this.guestFin = true;
+      this.rcvNxt = seqAdd(this.rcvNxt, 1);
+      this.sock.end();
+      this.ackPending = true;
+    }
+    if (this.ackPending) this.t.scheduleFlush(this);
     this.maybeDone();
+  }
+
+  /** Acknowledges in this event-loop turn's flush. */
+  private ackSoon(): void {
+    this.ackPending = true;
+    this.t.scheduleFlush(this);
   }
 
   private onAck(seg: TcpView): void {
@@ -331,6 +355,9 @@ export class TcpConn {
     } else if (acked === 0 && seg.dataLen === 0 && this.sndNxt !== this.sndUna && wnd === this.sndWnd) {
       if (++this.dupAcks === 3) this.retransmit(); // fast retransmit
     }
+    // A guest that answers our window probes is alive, however long its
+    // window stays closed (RFC 1122 4.2.2.17): probes are not retries.
+    if (acked === 0 && wnd === 0) this.retries = 0;
     this.sndWnd = wnd;
     this.pushData();
     this.resumeIfRoom();
@@ -531,6 +558,7 @@ export class TcpConn {
     if (this.state === State.Closed) return;
     const ourFinAcked = this.finSent && this.sndUna === this.sndNxt;
     if (this.guestFin && ourFinAcked && this.unflushed === 0) {
+      if (this.ackPending) this.sendAck(); // the guest's FIN may still want its ACK
       this.sock.destroy();
       this.close();
     } else if (this.sock.destroyed && this.state === State.Connecting) {

@@ -14,6 +14,12 @@ class UdpFlow {
   next: UdpFlow | undefined;
   private lastDst = -1;
   private lastDstStr = '';
+  /**
+   * Host-side peers (address and port) this flow sent to under another
+   * guest-side address than guestSrc4/guestSrc6 would give back, with that
+   * address: replies must come from where the guest sent. Usually empty.
+   */
+  private readonly peers = new Map<number | string, number | Buffer>();
 
   constructor(
     private readonly t: UdpTranslator,
@@ -34,20 +40,37 @@ class UdpFlow {
       this.lastDst = hostDst;
       this.lastDstStr = format4(hostDst);
     }
+    if (this.t.ctx.guestSrc4(hostDst, port) !== dst) this.remember(hostDst * 0x10000 + port, dst);
     this.lastUse = Date.now();
     this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, this.lastDstStr);
   }
 
   send6(buf: Buffer, dstOff: number, port: number, off: number, len: number): void {
+    const hostDst = this.t.ctx.hostDst6(buf, dstOff, port);
+    if (!equal6(this.t.ctx.guestSrc6(hostDst, port), 0, buf, dstOff)) {
+      this.remember(`${hostDst.toString('hex')}:${port}`, Buffer.from(buf.subarray(dstOff, dstOff + 16)));
+    }
     this.lastUse = Date.now();
-    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, format6(this.t.ctx.hostDst6(buf, dstOff, port)));
+    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, format6(hostDst));
+  }
+
+  private remember(key: number | string, guestDst: number | Buffer): void {
+    if (this.peers.size >= 256 && !this.peers.has(key)) this.peers.clear();
+    this.peers.set(key, guestDst);
   }
 
   private onReply(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const ctx = this.t.ctx;
     this.lastUse = Date.now();
-    if (this.v6) this.t.emit(true, ctx.guestSrc6(parse6(rinfo.address), rinfo.port), rinfo.port, this.guest6!, this.guestPort, msg);
-    else this.t.emit(false, ctx.guestSrc4(parse4(rinfo.address), rinfo.port), rinfo.port, this.guest4, this.guestPort, msg);
+    if (this.v6) {
+      const src = parse6(rinfo.address);
+      const known = this.peers.size > 0 ? this.peers.get(`${src.toString('hex')}:${rinfo.port}`) as Buffer | undefined : undefined;
+      this.t.emit(true, known ?? ctx.guestSrc6(src, rinfo.port), rinfo.port, this.guest6!, this.guestPort, msg);
+    } else {
+      const src = parse4(rinfo.address);
+      const known = this.peers.size > 0 ? this.peers.get(src * 0x10000 + rinfo.port) as number | undefined : undefined;
+      this.t.emit(false, known ?? ctx.guestSrc4(src, rinfo.port), rinfo.port, this.guest4, this.guestPort, msg);
+    }
   }
 
   matches(v6: boolean, buf: Buffer, srcOff: number, src4: number): boolean {

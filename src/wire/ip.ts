@@ -43,7 +43,8 @@ export function parseIpv4(buf: Buffer, off: number, len: number, v: IpView): IpE
   if (vihl >> 4 !== 4) return IpError.BadHeader;
   const ihl = (vihl & 0xf) * 4;
   const total = (buf[off + 2] << 8) | buf[off + 3];
-  if (ihl < IPV4_HLEN || total < ihl || total > len) return ihl < IPV4_HLEN ? IpError.BadHeader : IpError.Truncated;
+  if (ihl < IPV4_HLEN || total < ihl) return IpError.BadHeader;
+  if (total > len) return IpError.Truncated;
   const frag = (buf[off + 6] << 8) | buf[off + 7];
   if ((frag & 0x3fff) !== 0) return IpError.Fragment; // MF set or offset != 0
   v.version = 4;
@@ -157,13 +158,19 @@ export function parse6(s: string): Buffer {
   if (pct >= 0) str = str.slice(0, pct);
   const halves = str.split('::');
   if (halves.length > 2) throw new Error(`invalid IPv6 address: ${s}`);
-  const words = (h: string): number[] => {
+  // A dotted IPv4 tail is only allowed as the very last part of the address.
+  const words = (h: string, last: boolean): number[] => {
     if (h === '') return [];
     const parts = h.split(':');
     const res: number[] = [];
     parts.forEach((part, i) => {
-      if (i === parts.length - 1 && part.includes('.')) {
-        const v4 = parse4(part);
+      if (last && i === parts.length - 1 && part.includes('.')) {
+        let v4: number;
+        try {
+          v4 = parse4(part);
+        } catch {
+          throw new Error(`invalid IPv6 address: ${s}`);
+        }
         res.push(v4 >>> 16, v4 & 0xffff);
       } else {
         if (!/^[0-9a-fA-F]{1,4}$/.test(part)) throw new Error(`invalid IPv6 address: ${s}`);
@@ -172,8 +179,8 @@ export function parse6(s: string): Buffer {
     });
     return res;
   };
-  const head = words(halves[0]);
-  const tail = halves.length === 2 ? words(halves[1]) : [];
+  const head = words(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? words(halves[1], true) : [];
   if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) throw new Error(`invalid IPv6 address: ${s}`);
   head.forEach((w, i) => out.writeUInt16BE(w, i * 2));
   tail.forEach((w, i) => out.writeUInt16BE(w, 16 - (tail.length - i) * 2));
