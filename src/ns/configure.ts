@@ -4,7 +4,7 @@
 import type { NetPlan } from '../netplan.js';
 import { format4, format6, parse4, parse6 } from '../wire/ip.js';
 import {
-  AF_INET, AF_INET6, CREATE_FLAGS, IFA_ADDRESS, IFA_F_NODAD, IFA_FLAGS, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_MTU,
+  AF_INET, AF_INET6, CREATE_FLAGS, IFA_ADDRESS, IFA_F_NODAD, IFA_FLAGS, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU,
   Netlink, NetlinkError, NlRequest, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTM_NEWADDR, RTM_NEWLINK,
   RTM_NEWROUTE, RTPROT_BOOT, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, ifaddrmsg, ifinfomsg, rtmsg,
 } from './netlink.js';
@@ -18,6 +18,9 @@ export function linkUp(nl: Netlink, index: number): void {
 
 export function configureNamespace(nl: Netlink, ifindex: number, plan: NetPlan, configNet: boolean): void {
   linkUp(nl, LOOPBACK_INDEX);
+  // the launcher let the kernel name the tap; it takes the host's interface name
+  nl.request(new NlRequest(RTM_NEWLINK, 0, ifinfomsg(ifindex)).attr(IFLA_IFNAME, Buffer.from(`${plan.nsIfname}\0`)),
+    `naming the interface ${plan.nsIfname}`);
   if (plan.nsMac) nl.request(new NlRequest(RTM_NEWLINK, 0, ifinfomsg(ifindex)).attr(IFLA_ADDRESS, plan.nsMac), 'setting MAC address');
   if (!configNet) return;
   nl.request(new NlRequest(RTM_NEWLINK, 0, ifinfomsg(ifindex)).u32(IFLA_MTU, plan.mtu), `setting MTU ${plan.mtu}`);
