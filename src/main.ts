@@ -44,7 +44,7 @@ export function main(argv: string[], progPath: string): void {
   const cfg = r.config;
   const fds = process.env[ENV_FDS];
   if (cfg.mode === 'passt' && !cfg.foreground && !process.env[ENV_READY]) {
-    daemonize(prog, [process.execPath, SCRIPT, progPath, ...argv]);
+    daemonize(prog, [process.execPath, ...process.execArgv, SCRIPT, progPath, ...argv]);
   } else if (cfg.mode === 'passt' || fds) {
     delete process.env[ENV_FDS];
     void import('./run.js').then((run) =>
@@ -70,7 +70,8 @@ function stage1(cfg: Config, prog: string, progPath: string, argv: string[]): vo
   }
   // The kernel names the tap (stage 2 renames it after the host's interface);
   // virtio-net headers offload checksums and segmentation to the kernel.
-  const args = [LAUNCHER, 'ns', ...ns, '--tap', TAP_TEMP_NAME, '--vnet-hdr', '--', process.execPath, SCRIPT, progPath, ...argv];
+  // Node's own flags (--cpu-prof, --inspect...) carry over to stage 2.
+  const args = [LAUNCHER, 'ns', ...ns, '--tap', TAP_TEMP_NAME, '--vnet-hdr', '--', process.execPath, ...process.execArgv, SCRIPT, progPath, ...argv];
   if (!attach || cfg.foreground) {
     const keep = [cfg.slirp?.readyFd, cfg.slirp?.exitFd].filter((fd): fd is number => fd !== undefined);
     const rc = execv(LAUNCHER, args, keep);

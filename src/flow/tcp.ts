@@ -37,6 +37,9 @@ const SND_LIMIT_ALL = 16 << 20;
 /** Host reads shorter than this are copied out of the pooled buffer (which is then reused). */
 const SMALL_READ = CHUNK / 2;
 const RTO_MIN_MS = 200;
+/** Segments shorter than this with PSH get a delayed ACK (at most DELACK_MS), as requests do. */
+const DELACK_BELOW = 1024;
+const DELACK_MS = 1;
 const RTO_MAX_MS = 10_000;
 const MAX_RETRIES = 12;
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -93,6 +96,7 @@ export class TcpConn {
   private retries = 0;
   private timer: NodeJS.Timeout | undefined;
   ackPending = false;
+  private delack: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly t: TcpTranslator,
@@ -308,6 +312,7 @@ export class TcpConn {
       fin = false;
       this.ackPending = true;
     }
+    const immediate = this.ackPending; // a trimmed segment is answered at once
     if (len > 0 && !this.guestFin) {
       this.writeHost(buf, dataOff, len);
       this.rcvNxt = seqAdd(this.rcvNxt, len);
@@ -319,8 +324,22 @@ export class TcpConn {
       this.sock.end();
       this.ackPending = true;
     }
-    if (this.ackPending) this.t.scheduleFlush(this);
+    if (!immediate && !fin && len > 0 && len < DELACK_BELOW && (seg.flags & PSH)) {
+      // A small pushed segment is most likely a request: its answer will
+      // carry the ACK, saving the guest and us a frame each.
+      this.delayAck();
+    } else if (this.ackPending) {
+      this.t.scheduleFlush(this);
+    }
     this.maybeDone();
+  }
+
+  private delayAck(): void {
+    if (this.delack) return;
+    this.delack = setTimeout(() => {
+      this.delack = undefined;
+      if (this.ackPending && this.state !== State.Closed) this.sendAck();
+    }, DELACK_MS);
   }
 
   /** Acknowledges in this event-loop turn's flush. */
@@ -570,6 +589,7 @@ export class TcpConn {
     if (this.state === State.Closed) return;
     this.state = State.Closed;
     this.stopTimer();
+    if (this.delack) clearTimeout(this.delack);
     if (!this.sock.destroyed) this.sock.destroy();
     this.t.queuedAll -= this.queued;
     this.queued = 0;
