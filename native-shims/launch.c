@@ -10,8 +10,10 @@
  * network namespace.
  *
  *   pasta-ts-launch ns [--userns PATH] [--new-userns] [--netns PATH|--new-netns]
- *                   [--tap NAME] [--vnet-hdr] -- PROGRAM [ARG]...
- *       Sets PASTA_TS_NS_FDS=TAP,NETNS,NETLINK,IFINDEX in PROGRAM's environment.
+ *                   [--tap NAME] [--vnet-hdr] [--agent] -- PROGRAM [ARG]...
+ *       Sets PASTA_TS_NS_FDS=TAP,NETNS,NETLINK,IFINDEX,AGENT,AGENTPID in
+ *       PROGRAM's environment. With --agent the child stays in the namespace
+ *       and makes bound sockets there on request (see agent_loop).
  *   pasta-ts-launch enter --netns PATH -- COMMAND [ARG]...
  *       Enters the network namespace at PATH (e.g. /proc/PID/fd/N) and runs COMMAND.
  */
@@ -21,6 +23,8 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -95,8 +99,16 @@ static void send_fds(int sock, int *fds, int n, int ifindex)
 	struct iovec iov = { .iov_base = &ifindex, .iov_len = sizeof(ifindex) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cbuf, .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct cmsghdr *c;
 
+	if (n == 0) {
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+		if (sendmsg(sock, &mh, 0) < 0)
+			die("sendmsg: %s", strerror(errno));
+		return;
+	}
+	c = CMSG_FIRSTHDR(&mh);
 	memset(cbuf, 0, sizeof(cbuf));
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -123,8 +135,74 @@ static int recv_fds(int sock, int *fds, int n, int *ifindex)
 	return 0;
 }
 
+/* One request from Node: make a socket bound in this namespace. */
+struct agent_req {
+	int kind; /* SOCK_STREAM (listening) or SOCK_DGRAM */
+	int family;
+	unsigned char addr[16];
+	int port;
+};
+
+static int agent_bind(const struct agent_req *r)
+{
+	int fd = socket(r->family, r->kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, rc;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (r->family == AF_INET6) {
+		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((unsigned short)r->port) };
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		memcpy(&sa.sin6_addr, r->addr, 16);
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	} else {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((unsigned short)r->port) };
+		memcpy(&sa.sin_addr, r->addr, 4);
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (!rc && r->kind == SOCK_STREAM)
+		rc = listen(fd, 128);
+	if (rc) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/*
+ * The namespace agent: stays in the target namespace and makes bound sockets
+ * there on request (for -T/-U and automatic forwarding), answering with the
+ * descriptor, or with -errno and none. Node reads /proc/AGENT/net/ for the
+ * namespace's listening ports. Ends when Node closes its end.
+ */
+static void agent_loop(int sock)
+{
+	struct agent_req r;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (;;) {
+		ssize_t n = recv(sock, &r, sizeof(r), 0);
+		int fd, res;
+
+		if (n == 0 || (n < 0 && errno != EINTR))
+			_exit(0);
+		if (n != (ssize_t)sizeof(r)) {
+			res = -EINVAL;
+			send_fds(sock, NULL, 0, res);
+			continue;
+		}
+		fd = agent_bind(&r);
+		res = fd < 0 ? fd : 0;
+		send_fds(sock, fd < 0 ? NULL : &fd, fd < 0 ? 0 : 1, res);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 /* In the child: enter the target netns, open tap and netlink there. */
-static void ns_child(int sock, const char *netns, int new_netns, const char *tap, int vnet_hdr)
+static void ns_child(int sock, int agent, const char *netns, int new_netns, const char *tap, int vnet_hdr)
 {
 	int fds[3];
 	int ifindex = 0;
@@ -174,7 +252,12 @@ static void ns_child(int sock, const char *netns, int new_netns, const char *tap
 	if (fds[0] < 0)
 		fds[0] = dup(fds[1]); /* placeholder, keeps the message shape */
 	send_fds(sock, fds, 3, ifindex);
-	_exit(0);
+	if (agent < 0)
+		_exit(0);
+	close(sock);
+	for (int k = 0; k < 3; k++)
+		close(fds[k]);
+	agent_loop(agent);
 }
 
 static int usage(void)
@@ -186,8 +269,8 @@ static int usage(void)
 static int cmd_ns(int argc, char **argv)
 {
 	const char *userns = NULL, *netns = NULL, *tap = NULL;
-	int new_user = 0, new_net = 0, vnet_hdr = 0, i;
-	int sv[2], fds[3], ifindex = 0, status;
+	int new_user = 0, new_net = 0, vnet_hdr = 0, want_agent = 0, i;
+	int sv[2], av[2] = { -1, -1 }, fds[3], ifindex = 0;
 	char env[128];
 	pid_t pid;
 
@@ -207,6 +290,8 @@ static int cmd_ns(int argc, char **argv)
 			tap = argv[++i];
 		} else if (!strcmp(argv[i], "--vnet-hdr")) {
 			vnet_hdr = 1;
+		} else if (!strcmp(argv[i], "--agent")) {
+			want_agent = 1;
 		} else {
 			return usage();
 		}
@@ -219,28 +304,43 @@ static int cmd_ns(int argc, char **argv)
 	if (new_user)
 		new_userns();
 
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv))
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		die("socketpair: %s", strerror(errno));
+	if (want_agent && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, av))
 		die("socketpair: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		close(sv[0]);
-		ns_child(sv[1], netns, new_net, tap, vnet_hdr);
+		if (av[0] >= 0)
+			close(av[0]);
+		ns_child(sv[1], av[1], netns, new_net, tap, vnet_hdr);
 	}
 	close(sv[1]);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (av[1] >= 0)
+		close(av[1]);
+	if (recv_fds(sv[0], fds, 3, &ifindex)) {
+		int status;
+		waitpid(pid, &status, 0);
 		exit(1); /* the child said why */
-	if (recv_fds(sv[0], fds, 3, &ifindex))
-		die("no descriptors from the namespace child");
+	}
 	close(sv[0]);
+	if (!want_agent) {
+		int status;
+		waitpid(pid, &status, 0);
+	} else {
+		int fl = fcntl(av[0], F_GETFD);
+		fcntl(av[0], F_SETFD, fl & ~FD_CLOEXEC);
+	}
 
 	/* Hand them over without close-on-exec. */
 	for (int k = 0; k < 3; k++) {
 		int fl = fcntl(fds[k], F_GETFD);
 		fcntl(fds[k], F_SETFD, fl & ~FD_CLOEXEC);
 	}
-	snprintf(env, sizeof(env), "%d,%d,%d,%d", tap ? fds[0] : -1, fds[1], fds[2], ifindex);
+	snprintf(env, sizeof(env), "%d,%d,%d,%d,%d,%d", tap ? fds[0] : -1, fds[1], fds[2], ifindex,
+		 want_agent ? av[0] : -1, want_agent ? (int)pid : -1);
 	setenv("PASTA_TS_NS_FDS", env, 1);
 	execvp(argv[i], argv + i);
 	die("cannot run %s: %s", argv[i], strerror(errno));

@@ -97,33 +97,38 @@ int pts_close(int fd)
 }
 
 /*
- * A socket bound (and for SOCK_STREAM listening) to addr (4 or 16 bytes) and
- * port, in the calling thread's network namespace; non-blocking, close-on-exec.
+ * Asks the namespace agent (native-shims/launch.c, agent_loop) over its
+ * SOCK_SEQPACKET socket for a socket bound there: SOCK_STREAM (listening) or
+ * SOCK_DGRAM, addr 4 or 16 bytes. Returns the descriptor or -errno.
  */
-int pts_bind(int family, int type, const unsigned char *addr, int port)
+int pts_agent_bind(int agent, int type, int family, const unsigned char *addr, int port)
 {
-	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1, rc;
+	struct {
+		int kind;
+		int family;
+		unsigned char addr[16];
+		int port;
+	} req;
+	int res = 0, fd = -1;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &res, .iov_len = sizeof(res) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
 
-	if (fd < 0)
+	memset(&req, 0, sizeof(req));
+	req.kind = type;
+	req.family = family;
+	memcpy(req.addr, addr, family == AF_INET6 ? 16 : 4);
+	req.port = port;
+	if (send(agent, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((unsigned short)port) };
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		memcpy(&sa.sin6_addr, addr, 16);
-		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	} else {
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
-		memcpy(&sa.sin_addr, addr, 4);
-		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	}
-	if (!rc && type == SOCK_STREAM)
-		rc = listen(fd, 128);
-	if (rc) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+	if (recvmsg(agent, &mh, MSG_CMSG_CLOEXEC) <= 0)
+		return -EPIPE;
+	if (res < 0)
+		return res;
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
 }

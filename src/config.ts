@@ -128,3 +128,8 @@ export interface SlirpExtras {
   /** -a: the JSON API socket (add_hostfwd, list_hostfwd, remove_hostfwd) */
   readonly apiSocket?: string;
 }
+
+/** -T/-U and "auto" forwarding need sockets inside the namespace (the launcher's agent makes them). */
+export function needsNsSockets(f: Forwards): boolean {
+  return [f.tcpIn, f.udpIn, f.tcpOut, f.udpOut].some((s) => s.kind === 'auto') || f.tcpOut.kind !== 'none' || f.udpOut.kind !== 'none';
+}

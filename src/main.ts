@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli } from './cli/index.js';
 import { parseSlirpCli } from './cli/slirp4netns.js';
-import type { Config } from './config.js';
+import { type Config, needsNsSockets } from './config.js';
 import { LAUNCHER, execv } from './ns/sys.js';
 
 const ENV_FDS = 'PASTA_TS_NS_FDS';
@@ -71,6 +71,7 @@ function stage1(cfg: Config, prog: string, progPath: string, argv: string[]): vo
   // The kernel names the tap (stage 2 renames it after the host's interface);
   // virtio-net headers offload checksums and segmentation to the kernel.
   // Node's own flags (--cpu-prof, --inspect...) carry over to stage 2.
+  if (needsNsSockets(cfg.forwards)) ns.push('--agent');
   const args = [LAUNCHER, 'ns', ...ns, '--tap', TAP_TEMP_NAME, '--vnet-hdr', '--', process.execPath, ...process.execArgv, SCRIPT, progPath, ...argv];
   if (!attach || cfg.foreground) {
     const keep = [cfg.slirp?.readyFd, cfg.slirp?.exitFd].filter((fd): fd is number => fd !== undefined);

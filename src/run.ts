@@ -25,7 +25,7 @@ import { readHostConfig } from './ns/hostconf.js';
 import { readResolv } from './ns/resolv.js';
 import { format4 } from './wire/ip.js';
 import { Netlink, NetlinkError } from './ns/netlink.js';
-import { NsWorker } from './ns/nsworker.js';
+import { NsAgent } from './ns/nsagent.js';
 import { LAUNCHER, dup2, netlinkSocket } from './ns/sys.js';
 
 const ENV_READY = 'PASTA_TS_READY_FD';
@@ -93,25 +93,23 @@ async function startTranslation(cfg: Config, prog: string, link: GuestLink, conf
 }
 
 export async function stage2(cfg: Config, prog: string, fds: number[]): Promise<void> {
-  const [tapFd, netnsFd, nlFd, ifindex] = fds;
-  // -T/-U and "auto" need sockets inside the namespace: a worker thread lives
-  // there. It starts first, so that its start-up overlaps the configuration.
+  const [tapFd, netnsFd, nlFd, ifindex, agentFd, agentPid] = fds;
+  // -T/-U and "auto" need sockets inside the namespace: the launcher's agent makes them
   const f = cfg.forwards;
-  const needNs = AutoPorts.wanted(f) || f.tcpOut.kind !== 'none' || f.udpOut.kind !== 'none';
-  const nsWorker = needNs ? new NsWorker(`/proc/${process.pid}/fd/${netnsFd}`) : undefined;
+  const nsAgent = agentFd >= 0 ? new NsAgent(agentFd, agentPid) : undefined;
   const t = await startTranslation(cfg, prog, new TapLink(tapFd, true), (plan) =>
     configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet));
   const plan = t.ctx.plan;
-  const nsForwarder = nsWorker ? new NsForwarder(nsWorker, t.log, !!plan.v4, !!plan.v6) : undefined;
+  const nsForwarder = nsAgent ? new NsForwarder(nsAgent, t.log, !!plan.v4, !!plan.v6) : undefined;
   await nsForwarder?.start(f.tcpOut, f.udpOut);
-  const auto = nsWorker && nsForwarder && AutoPorts.wanted(f)
-    ? new AutoPorts(f, t.forwarder, nsForwarder, nsWorker, t.log, ephemeralPorts())
+  const auto = nsAgent && nsForwarder && AutoPorts.wanted(f)
+    ? new AutoPorts(f, t.forwarder, nsForwarder, nsAgent, t.log, ephemeralPorts())
     : undefined;
   await auto?.start();
   t.onShutdown(() => {
     auto?.stop();
     nsForwarder?.close();
-    nsWorker?.close();
+    nsAgent?.close();
   });
   t.log.debug(`namespace interface ${plan.nsIfname} (index ${ifindex}), MTU ${plan.mtu}`);
   if (cfg.targetPid !== undefined || cfg.netns !== undefined) {

@@ -4,7 +4,7 @@
 // Ports that pasta-ts itself bound for the other direction are left out, so
 // that the two directions cannot chase each other.
 import type { Forwards, PortSpec } from '../config.js';
-import type { NsWorker } from '../ns/nsworker.js';
+import type { NsAgent } from '../ns/nsagent.js';
 import { listeningPorts } from '../ns/procnet.js';
 import type { Log } from './context.js';
 import type { PortForwarder } from './forward.js';
@@ -24,7 +24,7 @@ export class AutoPorts {
     private readonly fwd: Forwards,
     private readonly host: PortForwarder,
     private readonly nsSide: NsForwarder,
-    private readonly ns: NsWorker,
+    private readonly ns: NsAgent,
     private readonly log: Log,
     private readonly ephemeral: [number, number],
   ) {}

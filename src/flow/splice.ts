@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { PortSpec } from '../config.js';
-import type { NsWorker } from '../ns/nsworker.js';
+import type { NsAgent } from '../ns/nsagent.js';
 import type { Log } from './context.js';
 import { BindError, type PortMap, expandPorts } from './forward.js';
 import { parse4, parse6 } from '../wire/ip.js';
@@ -21,7 +21,7 @@ export class NsForwarder {
   readonly tcpBound = new Map<number, NsBinding[]>();
   readonly udpBound = new Map<number, NsBinding[]>();
 
-  constructor(private readonly ns: NsWorker, private readonly log: Log, private readonly v4: boolean, private readonly v6: boolean) {}
+  constructor(private readonly ns: NsAgent, private readonly log: Log, private readonly v4: boolean, private readonly v6: boolean) {}
 
   async start(tcpOut: PortSpec, udpOut: PortSpec): Promise<void> {
     for (const m of expandPorts(tcpOut)) await this.bind('tcp', m, true);

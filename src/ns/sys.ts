@@ -53,15 +53,8 @@ export function dup2(from: number, to: number): number {
   return call('libc', 'dup2', [DataType.I32, DataType.I32], [from, to]);
 }
 
-export const CLONE_NEWNET = 0x40000000;
-
-/** Moves the calling thread into the namespace behind fd; 0 or -1. */
-export function setns(fd: number, nstype: number): number {
-  return call('libc', 'setns', [DataType.I32, DataType.I32], [fd, nstype]);
-}
-
-/** A bound socket ('tcp' also listening) in the calling thread's netns, or -errno. */
-export function bindSocket(kind: 'tcp' | 'udp', family: 4 | 6, addr: Uint8Array, port: number): number {
-  return call('pts', 'pts_bind', [DataType.I32, DataType.I32, DataType.U8Array, DataType.I32],
-    [family === 6 ? 10 : 2, kind === 'tcp' ? 1 : 2, Buffer.from(addr), port]);
+/** Asks the namespace agent for a socket bound there ('tcp' also listening): fd or -errno. */
+export function agentBind(agent: number, kind: 'tcp' | 'udp', family: 4 | 6, addr: Uint8Array, port: number): number {
+  return call('pts', 'pts_agent_bind', [DataType.I32, DataType.I32, DataType.I32, DataType.U8Array, DataType.I32],
+    [agent, kind === 'tcp' ? 1 : 2, family === 6 ? 10 : 2, Buffer.from(addr), port]);
 }
