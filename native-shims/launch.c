@@ -14,8 +14,9 @@
  *       Sets PASTA_TS_NS_FDS=TAP,NETNS,NETLINK,IFINDEX,AGENT,AGENTPID in
  *       PROGRAM's environment. With --agent the child stays in the namespace
  *       and makes bound sockets there on request (see agent_loop).
- *   pasta-ts-launch enter --netns PATH -- COMMAND [ARG]...
- *       Enters the network namespace at PATH (e.g. /proc/PID/fd/N) and runs COMMAND.
+ *   pasta-ts-launch enter --netns PATH [--wait-fd N] -- COMMAND [ARG]...
+ *       Enters the network namespace at PATH (e.g. /proc/PID/fd/N) and runs
+ *       COMMAND, after a byte (or end of file) on fd N if given.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -180,8 +183,16 @@ static int agent_bind(const struct agent_req *r)
 static void agent_loop(int sock)
 {
 	struct agent_req r;
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* binding ports below 1024 in the namespace is all the agent may do */
+	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (syscall(SYS_capset, &h, d))
+		die("capset: %s", strerror(errno));
 	for (;;) {
 		ssize_t n = recv(sock, &r, sizeof(r), 0);
 		int fd, res;
@@ -350,7 +361,7 @@ static int cmd_ns(int argc, char **argv)
 static int cmd_enter(int argc, char **argv)
 {
 	const char *netns = NULL;
-	int nsfd, i;
+	int nsfd, i, wait_fd = -1;
 
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -358,12 +369,21 @@ static int cmd_enter(int argc, char **argv)
 			break;
 		} else if (!strcmp(argv[i], "--netns") && i + 1 < argc) {
 			netns = argv[++i];
+		} else if (!strcmp(argv[i], "--wait-fd") && i + 1 < argc) {
+			wait_fd = atoi(argv[++i]);
 		} else {
 			return usage();
 		}
 	}
 	if (i >= argc || !netns)
 		return usage();
+	if (wait_fd >= 0) {
+		/* the helper says go once it has dropped its own privileges */
+		char c;
+		while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
+			;
+		close(wait_fd);
+	}
 	nsfd = open(netns, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET))
 		die("cannot enter the network namespace: %s", strerror(errno));

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 /*
  * execv() with arguments packed as NUL-terminated strings in one blob.
@@ -131,4 +134,23 @@ int pts_agent_bind(int agent, int type, int family, const unsigned char *addr, i
 		return -EPROTO;
 	memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
+}
+
+/*
+ * Drops every capability of the calling thread (threads created later inherit
+ * the empty sets) and, with nnp, sets no_new_privs: after set-up the helper
+ * needs no privilege in any user namespace. Returns 0 or -errno.
+ */
+int pts_drop_caps(int nnp)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capset, &h, d))
+		return -errno;
+	return 0;
 }

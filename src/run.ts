@@ -26,7 +26,7 @@ import { readResolv } from './ns/resolv.js';
 import { format4 } from './wire/ip.js';
 import { Netlink, NetlinkError } from './ns/netlink.js';
 import { NsAgent } from './ns/nsagent.js';
-import { LAUNCHER, dup2, netlinkSocket } from './ns/sys.js';
+import { LAUNCHER, dropCapabilities, dup2, netlinkSocket } from './ns/sys.js';
 
 const ENV_READY = 'PASTA_TS_READY_FD';
 
@@ -156,6 +156,7 @@ export async function runPasst(cfg: Config, prog: string): Promise<void> {
   process.on('SIGTERM', () => t.shutdown(0));
   process.on('SIGINT', () => t.shutdown(0));
   ready(cfg, t.log);
+  dropCapabilities(true);
 }
 
 /** passt's default: the first free /tmp/passt_N.socket. */
@@ -195,10 +196,15 @@ async function listenUnix(server: net.Server, p: string): Promise<void> {
 
 /** Command mode: run COMMAND in the namespace and exit with its status. */
 function runCommand(cfg: Config, log: Logger, netnsFd: number, shutdown: (code: number) => never): void {
-  const cmd = cfg.command.length > 0 ? [...cfg.command] : [process.env.SHELL || '/bin/sh'];
-  const child = spawn(LAUNCHER, ['enter', '--netns', `/proc/${process.pid}/fd/${netnsFd}`, '--', ...cmd], {
-    stdio: 'inherit',
+  const cmd = [...cfg.command]; // the CLI fills in the user's shell when none is given
+  const child = spawn(LAUNCHER, ['enter', '--netns', `/proc/${process.pid}/fd/${netnsFd}`, '--wait-fd', '3', '--', ...cmd], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
+  // The command has its own copy of the privileges it needs; the helper keeps
+  // none, and drops them before the command starts.
+  const rc = dropCapabilities(true);
+  if (rc < 0) log.warn(`could not drop capabilities: errno ${-rc}`);
+  (child.stdio[3] as NodeJS.WritableStream).end('g');
   const forward = (sig: NodeJS.Signals): void => {
     child.kill(sig);
   };
@@ -248,6 +254,9 @@ function ready(cfg: Config, log: Logger): void {
 async function attached(cfg: Config, t: Translation): Promise<void> {
   const { log, shutdown } = t;
   if (cfg.slirp) await slirpExtras(cfg.slirp, t);
+  // Set-up is over: nothing from here on needs a privilege.
+  const rc = dropCapabilities(true);
+  if (rc < 0) log.warn(`could not drop capabilities: errno ${-rc}`);
   ready(cfg, log);
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));

@@ -58,3 +58,8 @@ export function agentBind(agent: number, kind: 'tcp' | 'udp', family: 4 | 6, add
   return call('pts', 'pts_agent_bind', [DataType.I32, DataType.I32, DataType.I32, DataType.U8Array, DataType.I32],
     [agent, kind === 'tcp' ? 1 : 2, family === 6 ? 10 : 2, Buffer.from(addr), port]);
 }
+
+/** Drops all capabilities of the calling thread, and with nnp sets no_new_privs; 0 or -errno. */
+export function dropCapabilities(nnp: boolean): number {
+  return call('pts', 'pts_drop_caps', [DataType.I32], [nnp ? 1 : 0]);
+}
