@@ -74,6 +74,15 @@ async function startTranslation(cfg: Config, prog: string, link: GuestLink, conf
   const forwarder = new PortForwarder(ctx, dispatcher.tcp, dispatcher.udp);
   await forwarder.start(cfg.forwards.tcpIn, cfg.forwards.udpIn);
   const teardown: Array<() => void> = [];
+  if (cfg.logLevel === 'debug' || cfg.logLevel === 'trace') {
+    // with -d, a periodic summary: memory, connections, drops
+    setInterval(() => {
+      const m = process.memoryUsage();
+      const mb = (n: number): string => (n / 1048576).toFixed(1);
+      log.debug(`rss ${mb(m.rss)} MiB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)}, external ${mb(m.external)}, ` +
+        `buffers ${mb(m.arrayBuffers)}; TCP ${dispatcher.tcp.stats.conns} conns, pool ${dispatcher.tcp.pool.allocated}; ${ctx.counters.summary()}`);
+    }, 5000).unref();
+  }
   return {
     ctx,
     dispatcher,

@@ -25,7 +25,7 @@ const OUR_WSCALE = 8;
  * holds on top of them.
  */
 const RCV_LIMIT = 1 << 20;
-const RCV_LIMIT_ALL = 8 << 20;
+const RCV_LIMIT_ALL = 4 << 20;
 /**
  * Bytes read from a host socket and not yet acknowledged by the guest before
  * we stop reading it (the host kernel's window then closes): per connection,
@@ -33,8 +33,8 @@ const RCV_LIMIT_ALL = 8 << 20;
  * microseconds, so half a megabyte in flight keeps 10 Gbit/s going.
  */
 const SND_LIMIT = 512 << 10;
-const SND_LIMIT_ALL = 16 << 20;
-/** Host reads shorter than this are copied out of the pooled buffer (which is then reused). */
+const SND_LIMIT_ALL = 8 << 20;
+/** Host reads shorter than this are packed behind the data before them rather than given a pooled buffer. */
 const SMALL_READ = CHUNK / 2;
 const RTO_MIN_MS = 200;
 /** Segments shorter than this with PSH get a delayed ACK (at most DELACK_MS), as requests do. */
@@ -82,8 +82,9 @@ export class TcpConn {
   guestWscale: number;
   mss: number;
   private queue: Buffer[] = [];
-  /** the pooled buffer offered to the next host read */
-  private spare: Buffer | undefined;
+  /** the pooled buffer small reads are packed into, and how full it is */
+  private tail: Buffer | undefined;
+  private tailFill = 0;
   /** bytes of queue[0] already acknowledged by the guest */
   private qHead = 0;
   /** bytes queued from sndUna on (unacked plus unsent) */
@@ -127,16 +128,20 @@ export class TcpConn {
         allowHalfOpen: true,
         noDelay: true,
         onread: {
-          // the spare buffer is handed out again until a read fills it
-          buffer: () => (this.spare ??= t.pool.get()),
+          // Reads happen one at a time on this thread, so all connections
+          // share one read buffer (t.readBuf); none holds a spare.
+          buffer: () => t.readBuf,
           callback: (n: number, buf: Uint8Array): boolean => {
+            const chunk = buf as Buffer;
             if (n < SMALL_READ) {
-              // a small read is copied, and the pooled buffer stays spare: the
-              // memory held stays in proportion to the data
-              this.onHostData(Buffer.from((buf as Buffer).subarray(0, n)));
+              // A small read is packed behind the data before it: memory
+              // held stays in proportion to the data.
+              this.appendSmall(chunk, n);
             } else {
-              this.spare = undefined;
-              this.onHostData((buf as Buffer).subarray(0, n));
+              // a large one keeps the buffer, and the next read gets another
+              this.tail = undefined;
+              t.readBuf = t.pool.get();
+              this.onHostData(chunk.subarray(0, n));
             }
             return !this.paused;
           },
@@ -211,15 +216,46 @@ export class TcpConn {
     this.pushData();
   }
 
-  private onHostData(d: Buffer): void {
-    this.queue.push(d);
-    this.queued += d.length;
-    this.t.queuedAll += d.length;
+  /** Copies a small read into the room left in the last pooled buffer of the queue, or a new one. */
+  private appendSmall(src: Buffer, n: number): void {
+    const pool = this.t.pool;
+    let off = 0;
+    while (off < n) {
+      const last = this.queue.length > 0 ? this.queue[this.queue.length - 1] : undefined;
+      const tail = this.tail;
+      if (tail && last && last.buffer === tail.buffer && last.byteOffset + last.length === tail.byteOffset + this.tailFill && this.tailFill < CHUNK) {
+        const take = Math.min(n - off, CHUNK - this.tailFill);
+        src.copy(tail, this.tailFill, off, off + take);
+        // the last entry grows in place: same memory, a longer view
+        this.queue[this.queue.length - 1] = tail.subarray(last.byteOffset - tail.byteOffset, this.tailFill + take);
+        this.tailFill += take;
+        this.account(take);
+        off += take;
+      } else {
+        this.tail = pool.get();
+        this.tailFill = 0;
+        const take = Math.min(n - off, CHUNK);
+        src.copy(this.tail, 0, off, off + take);
+        this.tailFill = take;
+        this.onHostData(this.tail.subarray(0, take));
+        off += take;
+      }
+    }
+  }
+
+  private account(n: number): void {
+    this.queued += n;
+    this.t.queuedAll += n;
     if (!this.paused && (this.queued >= SND_LIMIT || this.t.queuedAll >= SND_LIMIT_ALL)) {
       if (this.t.queuedAll >= SND_LIMIT_ALL) this.t.pausedForAll = true;
       this.pause();
     }
     this.pushData();
+  }
+
+  private onHostData(d: Buffer): void {
+    this.queue.push(d);
+    this.account(d.length);
   }
 
   private pause(): void {
@@ -396,7 +432,9 @@ export class TcpConn {
         left = 0;
       } else {
         left -= avail;
-        this.t.pool.release(this.queue.shift()!);
+        const done = this.queue.shift()!;
+        if (done.buffer === this.tail?.buffer) this.tail = undefined; // no more packing into it
+        this.t.pool.release(done);
         this.qHead = 0;
       }
     }
@@ -596,8 +634,7 @@ export class TcpConn {
     this.t.unflushedAll -= this.unflushed;
     this.unflushed = 0;
     for (const b of this.queue) this.t.pool.release(b);
-    if (this.spare) this.t.pool.release(this.spare);
-    this.spare = undefined;
+    this.tail = undefined;
     this.queue = [];
     this.t.paused.delete(this);
     this.t.remove(this);
@@ -619,6 +656,8 @@ export class TcpTranslator {
   private readonly seg = newTcpView();
   readonly stats: TcpStats = { conns: 0, opened: 0, refused: 0, retransmits: 0 };
   readonly pool = new BufferPool();
+  /** where the next host read lands (see TcpConn's onread) */
+  readBuf = this.pool.get();
   /** host data held for the guest, over all connections */
   queuedAll = 0;
   /** guest data handed to host sockets and not yet taken by their kernel buffers, over all connections */
