@@ -69,16 +69,22 @@ static int same_ns(const char *a, const char *b)
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+static void join_ns(const char *path, int type, const char *what)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		die("cannot open %s namespace %s: %s", what, path, strerror(errno));
+	if (setns(fd, type))
+		die("cannot join %s namespace %s: %s", what, path, strerror(errno));
+	close(fd);
+}
+
 static void join_userns(const char *path)
 {
 	if (same_ns(path, "/proc/self/ns/user"))
 		return; /* already there: Podman starts us inside its namespace */
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("cannot open user namespace %s: %s", path, strerror(errno));
-	if (setns(fd, CLONE_NEWUSER))
-		die("cannot join user namespace %s: %s", path, strerror(errno));
-	close(fd);
+	join_ns(path, CLONE_NEWUSER, "user");
 }
 
 static void new_userns(void)
@@ -222,12 +228,7 @@ static void ns_child(int sock, int agent, const char *netns, int new_netns, cons
 		if (unshare(CLONE_NEWNET))
 			die("cannot create a network namespace: %s", strerror(errno));
 	} else {
-		int fd = open(netns, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			die("cannot open network namespace %s: %s", netns, strerror(errno));
-		if (setns(fd, CLONE_NEWNET))
-			die("cannot join network namespace %s: %s", netns, strerror(errno));
-		close(fd);
+		join_ns(netns, CLONE_NEWNET, "network");
 	}
 
 	fds[0] = -1;

@@ -3,12 +3,13 @@
 // One socket per (guest source, destination, echo id); the kernel picks its
 // own id on the socket, and replies get the guest's id back.
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import type { FlowContext } from './context.js';
+import { fdReader } from '../io/pollfd.js';
 import { pingSocket } from '../ns/sys.js';
 import { checksum } from '../wire/checksum.js';
 import { ICMP_ECHO, ICMP_ECHOREPLY, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, icmpEchoId, setIcmpEchoId } from '../wire/icmp.js';
-import { IPPROTO_ICMP, IPPROTO_ICMPV6 } from '../wire/ip.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPV4_HLEN, IPV6_HLEN, bytes4 } from '../wire/ip.js';
 
 export const ICMP_IDLE_MS = 60_000;
 
@@ -27,11 +28,7 @@ class EchoFlow {
     readonly remote6: Buffer | undefined,
     readonly id: number,
   ) {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const { Pipe, constants } = (process as any).binding('pipe_wrap');
-    const h = new Pipe(constants.SOCKET);
-    h.open(fd);
-    this.sock = new net.Socket({ handle: h, readable: true, writable: false } as net.SocketConstructorOpts);
+    this.sock = fdReader(fd);
     this.sock.on('data', (d: Buffer) => this.onReply(d));
     this.sock.on('error', () => this.close());
   }
@@ -51,6 +48,12 @@ class EchoFlow {
     const type = d[0];
     if (type !== (this.v6 ? ICMPV6_ECHO_REPLY : ICMP_ECHOREPLY)) return;
     this.lastUse = Date.now();
+    // A reply is as long as the request; a guest that sent more than its MTU
+    // (it never should) gets no frame larger than the MTU back.
+    if ((this.v6 ? IPV6_HLEN : IPV4_HLEN) + d.length > ctx.plan.mtu) {
+      ctx.counters.drop('icmp_to_guest_over_mtu');
+      return;
+    }
     setIcmpEchoId(d, 0, this.id);
     d[2] = 0;
     d[3] = 0;
@@ -102,7 +105,7 @@ export class IcmpTranslator {
         ctx.counters.drop('icmp_table_full');
         return;
       }
-      const hostDst = v6 ? ctx.hostDst6(buf, dstOff, 0) : beBytes(ctx.hostDst4(dst4, 0));
+      const hostDst = v6 ? ctx.hostDst6(buf, dstOff, 0) : bytes4(ctx.hostDst4(dst4, 0));
       const fd = pingSocket(v6 ? 6 : 4, hostDst);
       if (fd < 0) {
         if (!this.warned) ctx.log.warn(`cannot open ICMP echo socket (errno ${-fd}); is ping_group_range set?`);
@@ -132,9 +135,4 @@ export class IcmpTranslator {
   }
 }
 
-function beBytes(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(v >>> 0, 0);
-  return b;
-}
 

@@ -8,7 +8,7 @@ import type { PortSpec } from '../config.js';
 import type { NsAgent } from '../ns/nsagent.js';
 import type { Log } from './context.js';
 import { BindError, type PortMap, expandPorts } from './forward.js';
-import { parse4, parse6 } from '../wire/ip.js';
+import { bytes4, parse4, parse6 } from '../wire/ip.js';
 
 const UDP_SPLICE_IDLE_MS = 180_000;
 
@@ -35,7 +35,7 @@ export class NsForwarder {
       : [...(this.v4 ? [{ family: 4 as const, addr: '127.0.0.1' }] : []), ...(this.v6 ? [{ family: 6 as const, addr: '::1' }] : [])];
     const bound: NsBinding[] = [];
     for (const { family, addr } of addrs) {
-      const fd = await this.ns.bind(kind, family, family === 4 ? be32(parse4(addr)) : parse6(addr), m.port);
+      const fd = await this.ns.bind(kind, family, family === 4 ? bytes4(parse4(addr)) : parse6(addr), m.port);
       if (fd < 0) {
         for (const b of bound) b.close();
         if (strict) throw new BindError(`cannot bind ${kind.toUpperCase()} port ${m.port} on ${addr} in the namespace: errno ${-fd}`);
@@ -123,8 +123,3 @@ export class NsForwarder {
   }
 }
 
-function be32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(v >>> 0, 0);
-  return b;
-}

@@ -6,26 +6,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { finish, sum16 } from '../wire/checksum.js';
 import type { FrameHandler, GuestLink } from './link.js';
+import { fdReader } from './pollfd.js';
 import { MAX_FRAME } from './link.js';
 
 /** struct virtio_net_hdr (10 bytes, little-endian fields). */
 export const VNET_HDR_LEN = 10;
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-
-interface PipeHandle {
-  open(fd: number): number;
-}
-
-function pipeHandle(fd: number): PipeHandle {
-  // Node's public net.Socket refuses character devices, but its pipe handle
-  // polls any file descriptor on the event loop.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const { Pipe, constants } = (process as any).binding('pipe_wrap');
-  const p: PipeHandle = new Pipe(constants.SOCKET);
-  const rc = p.open(fd);
-  if (rc !== 0) throw new Error(`cannot poll fd ${fd}: error ${rc}`);
-  return p;
-}
 
 export class TapLink implements GuestLink {
   readonly ethOff: number;
@@ -41,10 +27,7 @@ export class TapLink implements GuestLink {
   start(onFrame: FrameHandler): void {
     const hdr = this.ethOff;
     const rx = this.rx;
-    this.sock = new net.Socket({
-      handle: pipeHandle(this.fd) as never,
-      readable: true,
-      writable: false,
+    this.sock = fdReader(this.fd, {
       onread: {
         buffer: rx,
         callback: (n: number): boolean => {

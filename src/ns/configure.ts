@@ -2,7 +2,7 @@
 // up always; with --config-net the tap gets the plan's MTU, addresses and
 // routes and is brought up, as pasta does.
 import type { NetPlan } from '../netplan.js';
-import { format4, format6, parse4, parse6 } from '../wire/ip.js';
+import { bytes4, format4, format6, parse4, parse6 } from '../wire/ip.js';
 import {
   AF_INET, AF_INET6, CREATE_FLAGS, IFA_ADDRESS, IFA_F_NODAD, IFA_FLAGS, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU,
   Netlink, NetlinkError, NlRequest, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTM_NEWADDR, RTM_NEWLINK,
@@ -26,7 +26,7 @@ export function configureNamespace(nl: Netlink, ifindex: number, plan: NetPlan, 
   nl.request(new NlRequest(RTM_NEWLINK, 0, ifinfomsg(ifindex)).u32(IFLA_MTU, plan.mtu), `setting MTU ${plan.mtu}`);
   linkUp(nl, ifindex);
   if (plan.v4) {
-    const a = be32(plan.v4.addr);
+    const a = bytes4(plan.v4.addr);
     nl.request(new NlRequest(RTM_NEWADDR, CREATE_FLAGS, ifaddrmsg(AF_INET, plan.v4.prefix, ifindex))
       .attr(IFA_LOCAL, a).attr(IFA_ADDRESS, a), `adding address ${format4(plan.v4.addr)}`);
     addRoutes(nl, AF_INET, ifindex, plan.v4.routes, { dst: '0.0.0.0', prefix: 0, gateway: format4(plan.v4.gateway) });
@@ -44,7 +44,7 @@ function addRoutes(nl: Netlink, af: number, ifindex: number, routes: HostRoute[]
   // Routes through a gateway need the gateway reachable first: direct routes go first.
   const ordered = [...all.filter((r) => !r.gateway), ...all.filter((r) => r.gateway)];
   for (const r of ordered) {
-    const addr = (s: string): Buffer => (af === AF_INET ? be32(parse4(s)) : parse6(s));
+    const addr = (s: string): Buffer => (af === AF_INET ? bytes4(parse4(s)) : parse6(s));
     const req = new NlRequest(RTM_NEWROUTE, CREATE_FLAGS, rtmsg(af, r.prefix, RTPROT_BOOT, r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK))
       .u32(RTA_OIF, ifindex);
     if (r.prefix > 0) req.attr(RTA_DST, addr(r.dst));
@@ -58,9 +58,4 @@ function addRoutes(nl: Netlink, af: number, ifindex: number, routes: HostRoute[]
   }
 }
 
-function be32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(v >>> 0, 0);
-  return b;
-}
 

@@ -146,6 +146,13 @@ export function parse4(s: string): number {
   return v >>> 0;
 }
 
+/** An IPv4 address (uint32) as 4 bytes in network order. */
+export function bytes4(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0, 0);
+  return b;
+}
+
 export function format4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 }

@@ -144,8 +144,11 @@ describe('services through the dispatcher', () => {
   it('sends unsolicited RAs until the dispatcher closes', () => {
     vi.useFakeTimers();
     const { link, d } = setup();
+    // passt's interval is random between 200 and 600 s: one or two in 600 s, three at most
     vi.advanceTimersByTime(600_000);
-    expect(link.take()).toHaveLength(1);
+    const sent = link.take().length;
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect(sent).toBeLessThanOrEqual(3);
     d.closeAll();
     vi.advanceTimersByTime(3_600_000);
     expect(link.take()).toHaveLength(0);
