@@ -270,7 +270,11 @@ async function attached(cfg: Config, t: Translation): Promise<void> {
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));
   if (cfg.noNetnsQuit) return;
-  const target = cfg.targetPid !== undefined ? `/proc/${cfg.targetPid}` : cfg.netns!;
+  // A /proc/PID/ns/net path (Buildah) is watched through /proc/PID: once the
+  // helper has dropped its capabilities it may no longer look into the
+  // namespace files of a process that holds more than it does.
+  const procPid = /^\/proc\/(\d+)\//.exec(cfg.netns ?? '')?.[1];
+  const target = cfg.targetPid !== undefined ? `/proc/${cfg.targetPid}` : procPid ? `/proc/${procPid}` : cfg.netns!;
   const check = (): void => {
     if (!fs.existsSync(target)) {
       log.info(`${target} is gone, exiting`);

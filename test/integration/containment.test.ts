@@ -24,6 +24,16 @@ describe.skipIf(req.skip)('containment after set-up', () => {
       grep -E "^(CapEff|NoNewPrivs)" /proc/$P/status | sed "s/^/@@ attach-helper /"
       ip netns exec ctr ping -c1 -W2 203.0.113.5 >/dev/null && echo "@@ attach-ping ok"
       kill $P
+      # Buildah's form: --netns /proc/PID/ns/net of a process that keeps all
+      # its capabilities; the helper, holding none, must not take it for gone
+      unshare -n sleep 30 &
+      CP=$!
+      sleep 0.2
+      $HELPER --config-net --netns /proc/$CP/ns/net -P "$T/b.pid" -t none -u none -T none -U none
+      sleep 1
+      kill -0 $(cat "$T/b.pid") && echo "@@ procpath-alive ok"
+      nsenter -t $CP -n ping -c1 -W2 203.0.113.5 >/dev/null && echo "@@ procpath-ping ok"
+      kill $CP
       true`,
       { timeoutMs: 60_000, helperAsRoot: true },
     );
@@ -37,6 +47,11 @@ describe.skipIf(req.skip)('containment after set-up', () => {
     // the namespace agent may only bind low ports (CAP_NET_BIND_SERVICE, bit 10)
     expect(taggedLines(r.stdout, 'cmdmode-agent').join('\n')).toMatch(/CapEff:\s+0000000000000400/);
     expect(r.stdout).toContain('@@ cmdmode-ping ok');
+  });
+
+  it('attach mode by /proc/PID/ns/net (Buildah) keeps running and translating without privileges', () => {
+    expect(r.stdout, dump(r)).toContain('@@ procpath-alive ok');
+    expect(r.stdout).toContain('@@ procpath-ping ok');
   });
 
   it('attach mode: the daemon has no capabilities and no_new_privs, and still translates', () => {
