@@ -4,7 +4,7 @@
 # Run as root; safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-PKGS=(iproute2 util-linux socat iperf3 busybox-static iputils-ping netcat-openbsd procps make gcc libc6-dev tcpdump isc-dhcp-client)
+PKGS=(iproute2 util-linux socat iperf3 busybox-static iputils-ping netcat-openbsd procps make gcc libc6-dev tcpdump isc-dhcp-client qemu-system-x86 linux-image-amd64 xz-utils binutils)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -20,3 +20,5 @@ fi
 sysctl -q -w net.ipv4.ping_group_range="0 2147483647" || true
 # The tests drop to an unprivileged user who must read the checkout.
 chmod -R a+rX "$(cd "$(dirname "$0")/.." && pwd)"
+# End-to-end tests (test/e2e, scripts/podman/setup.sh): Debian 12's Podman 4.3.1 and Buildah 1.28 with runc (named so apt does not pick crun), debootstrap for the Debian 13 root
+dpkg -s podman buildah runc uidmap slirp4netns passt debootstrap nftables >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q --no-install-recommends podman buildah runc uidmap slirp4netns passt debootstrap nftables; }
