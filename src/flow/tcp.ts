@@ -26,6 +26,8 @@ const OUR_WSCALE = 8;
  */
 const RCV_LIMIT = 1 << 20;
 const RCV_LIMIT_ALL = 4 << 20;
+/** What every connection may have outstanding towards its host socket, whatever the shared budget says. */
+const RCV_GUARANTEED = 128 << 10;
 /**
  * Bytes read from a host socket and not yet acknowledged by the guest before
  * we stop reading it (the host kernel's window then closes): per connection,
@@ -34,6 +36,14 @@ const RCV_LIMIT_ALL = 4 << 20;
  */
 const SND_LIMIT = 512 << 10;
 const SND_LIMIT_ALL = 8 << 20;
+/**
+ * The guest's MSS (536 when it announces none), never below 48 as Linux
+ * clamps it: a guest announcing MSS 1 would otherwise get a frame per byte.
+ */
+function clampMss(announced: number, max: number): number {
+  return Math.min(Math.max(announced || 536, 48), max);
+}
+
 /** Host reads shorter than this are packed behind the data before them rather than given a pooled buffer. */
 const SMALL_READ = CHUNK / 2;
 const RTO_MIN_MS = 200;
@@ -121,7 +131,7 @@ export class TcpConn {
       this.rcvNxt = seqAdd(syn.seq, 1);
       this.guestWscale = syn.wscale;
       this.sndWnd = syn.window;
-      this.mss = Math.min(syn.mss || 536, this.maxMss());
+      this.mss = clampMss(syn.mss, this.maxMss());
       this.sock = net.connect({
         host: from.host,
         port: remotePort,
@@ -206,7 +216,7 @@ export class TcpConn {
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.guestWscale = seg.wscale;
     this.sndWnd = seg.window; // never scaled in SYN segments
-    this.mss = Math.min(seg.mss || 536, this.maxMss());
+    this.mss = clampMss(seg.mss, this.maxMss());
     this.sndUna = seg.ack;
     this.state = State.Established;
     this.rto = RTO_MIN_MS;
@@ -470,7 +480,10 @@ export class TcpConn {
 
   /** Our receive window in bytes. */
   private window(): number {
-    return Math.max(0, Math.min(RCV_LIMIT - this.unflushed, RCV_LIMIT_ALL - this.t.unflushedAll));
+    // Each connection keeps a guaranteed share whatever the others hold, so
+    // a few stalled host peers cannot close every window.
+    const shared = Math.max(RCV_LIMIT_ALL - this.t.unflushedAll, RCV_GUARANTEED - this.unflushed);
+    return Math.max(0, Math.min(RCV_LIMIT - this.unflushed, shared));
   }
 
   // ---- sending to the guest ----
