@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -153,4 +154,15 @@ int pts_drop_caps(int nnp)
 	if (syscall(SYS_capset, &h, d))
 		return -errno;
 	return 0;
+}
+
+/* tcpi_state of a TCP socket (TCP_CLOSE_WAIT after a FIN, TCP_CLOSE after a reset), or -errno. */
+int pts_tcp_state(int fd)
+{
+	unsigned char info[104];
+	socklen_t len = sizeof(info);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &len))
+		return -errno;
+	return info[0];
 }

@@ -11,6 +11,7 @@
 import net from 'node:net';
 import { BufferPool, CHUNK } from './bufpool.js';
 import type { FlowContext } from './context.js';
+import { TCP_CLOSE, tcpState } from '../ns/sys.js';
 import { format4, format6, IPPROTO_TCP, IPV4_HLEN, IPV6_HLEN, equal6 } from '../wire/ip.js';
 import {
   ACK, FIN, PSH, RST, SYN, TCP_HLEN, type TcpView, newTcpView, parseTcp, seqAdd, seqDiff, writeTcp,
@@ -284,6 +285,16 @@ export class TcpConn {
   }
 
   private onHostEnd(): void {
+    // libuv takes a hang-up for end of file, also when the peer reset the
+    // connection while our reads were paused: the kernel's state tells them
+    // apart, and an aborted download must not reach the guest as complete.
+    // (Once we have sent our own FIN, a normal close also ends in TCP_CLOSE:
+    // the kernel hands the connection to a time-wait socket.)
+    const fd = (this.sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (!this.guestFin && fd !== undefined && fd >= 0 && tcpState(fd) === TCP_CLOSE) {
+      this.onHostError(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
+      return;
+    }
     this.hostEof = true;
     this.pushData();
     this.maybeDone();

@@ -63,3 +63,10 @@ export function agentBind(agent: number, kind: 'tcp' | 'udp', family: 4 | 6, add
 export function dropCapabilities(nnp: boolean): number {
   return call('pts', 'pts_drop_caps', [DataType.I32], [nnp ? 1 : 0]);
 }
+
+export const TCP_CLOSE = 7;
+
+/** The kernel's TCP state of a socket descriptor (TCP_CLOSE after a reset), or -errno. */
+export function tcpState(fd: number): number {
+  return call('pts', 'pts_tcp_state', [DataType.I32], [fd]);
+}

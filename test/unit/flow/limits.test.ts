@@ -127,7 +127,7 @@ describe('host-side faults end in a RST to the guest, and free what the connecti
     expect(env.log.lines.some((l) => /host socket error ECONNRESET/.test(l))).toBe(true);
   });
 
-  // BUG in src/flow/tcp.ts (TcpConn: 'end' -> onHostEnd -> FIN): when the host
+  // Regression (was a bug in src/flow/tcp.ts, TcpConn: 'end' -> onHostEnd -> FIN): when the host
   // peer resets while data is still queued (the translator paused its reads
   // because the guest has not acknowledged SND_LIMIT bytes yet), Node reports
   // the socket as ended, not reset: libuv takes EPOLLRDHUP after a short read
@@ -138,7 +138,7 @@ describe('host-side faults end in a RST to the guest, and free what the connecti
   // a reset and TCP_CLOSE_WAIT (8) after a FIN (checked with ffi-rs on this
   // kernel), so onHostEnd could tell the two apart and reset the guest side.
   // Fails with: after 576512 of 4194304 bytes: expected 'FA' to be 'RA'
-  it.skip('BUG: ECONNRESET while the translator holds unacknowledged data: RST|ACK to the guest, not a FIN', async () => {
+  it('ECONNRESET while the translator holds unacknowledged data: RST|ACK to the guest, not a FIN', async () => {
     const env = newEnv();
     const srv = await server();
     const { g, peer } = await connected(env, srv);
