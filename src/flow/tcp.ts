@@ -45,8 +45,6 @@ function clampMss(announced: number, max: number): number {
   return Math.min(Math.max(announced || 536, 48), max);
 }
 
-/** Host reads shorter than this are packed behind the data before them rather than given a pooled buffer. */
-const SMALL_READ = CHUNK / 2;
 const RTO_MIN_MS = 200;
 /** Segments shorter than this with PSH get a delayed ACK (at most DELACK_MS), as requests do. */
 const DELACK_BELOW = 1024;
@@ -139,21 +137,14 @@ export class TcpConn {
         allowHalfOpen: true,
         noDelay: true,
         onread: {
-          // Reads happen one at a time on this thread, so all connections
-          // share one read buffer (t.readBuf); none holds a spare.
-          buffer: () => t.readBuf,
+          // Every connection reads into the one shared buffer and the data is
+          // copied out at once, packed into pooled buffers: memory held stays
+          // in proportion to the data, whatever the number of connections.
+          // (Node keeps each socket's next read buffer between reads, so a
+          // buffer handed to one socket can never be given to the queue.)
+          buffer: t.readBuf,
           callback: (n: number, buf: Uint8Array): boolean => {
-            const chunk = buf as Buffer;
-            if (n < SMALL_READ) {
-              // A small read is packed behind the data before it: memory
-              // held stays in proportion to the data.
-              this.appendSmall(chunk, n);
-            } else {
-              // a large one keeps the buffer, and the next read gets another
-              this.tail = undefined;
-              t.readBuf = t.pool.get();
-              this.onHostData(chunk.subarray(0, n));
-            }
+            this.append(buf as Buffer, n);
             return !this.paused;
           },
         },
@@ -227,8 +218,8 @@ export class TcpConn {
     this.pushData();
   }
 
-  /** Copies a small read into the room left in the last pooled buffer of the queue, or a new one. */
-  private appendSmall(src: Buffer, n: number): void {
+  /** Copies a read into the room left in the last pooled buffer of the queue, and new ones. */
+  private append(src: Buffer, n: number): void {
     const pool = this.t.pool;
     let off = 0;
     while (off < n) {
@@ -680,8 +671,8 @@ export class TcpTranslator {
   private readonly seg = newTcpView();
   readonly stats: TcpStats = { conns: 0, opened: 0, refused: 0, retransmits: 0 };
   readonly pool = new BufferPool();
-  /** where the next host read lands (see TcpConn's onread) */
-  readBuf = this.pool.get();
+  /** where every host read lands before it is copied into a connection's queue */
+  readonly readBuf = Buffer.alloc(CHUNK);
   /** host data held for the guest, over all connections */
   queuedAll = 0;
   /** guest data handed to host sockets and not yet taken by their kernel buffers, over all connections */
