@@ -70,7 +70,20 @@ async function startTranslation(cfg: Config, prog: string, link: GuestLink, conf
   const ctx = new FlowContext(guestLink, plan, log);
   const dispatcher = new Dispatcher(ctx, { tcp: !cfg.noTcp, udp: !cfg.noUdp, icmp: !cfg.noIcmp });
   dispatcher.hooks = createServices(ctx, { dhcp: cfg.dhcp, ndp: cfg.ndp, dhcpv6: cfg.dhcpv6, ra: cfg.ra, dhcpDns: cfg.dhcpDns, dhcpSearch: cfg.dhcpSearch });
-  guestLink.start(dispatcher.onFrame);
+  // A frame that makes a translator throw is dropped and counted; the others go on.
+  guestLink.start((buf, off, len) => {
+    try {
+      dispatcher.onFrame(buf, off, len);
+    } catch (e) {
+      ctx.counters.drop('exception');
+      log.debug(`frame handling failed: ${(e as Error).stack ?? e}`);
+    }
+  });
+  // An error in one flow's socket callback must not take every flow down.
+  process.on('uncaughtException', (e) => {
+    ctx.counters.drop('exception');
+    log.error(`internal error, continuing: ${e.stack ?? e.message}`);
+  });
   const forwarder = new PortForwarder(ctx, dispatcher.tcp, dispatcher.udp);
   await forwarder.start(cfg.forwards.tcpIn, cfg.forwards.udpIn);
   const teardown: Array<() => void> = [];
