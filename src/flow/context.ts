@@ -4,7 +4,7 @@
 import type { GuestLink } from '../io/link.js';
 import type { NetPlan } from '../netplan.js';
 import { fold, pseudo4, pseudo6 } from '../wire/checksum.js';
-import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, writeEth } from '../wire/ethernet.js';
+import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, formatMac, writeEth } from '../wire/ethernet.js';
 import { IPV4_HLEN, IPV6_HLEN, equal6, writeIpv4, writeIpv6 } from '../wire/ip.js';
 
 export interface Log {
@@ -39,6 +39,22 @@ export class FlowContext {
   readonly counters = new Counters();
 
   constructor(readonly link: GuestLink, readonly plan: NetPlan, readonly log: Log) {}
+
+  /**
+   * Our MAC address must never be the guest's: libvirt 9.0 passes the
+   * guest's own MAC as --mac-addr, which passt takes as its own. When the
+   * guest turns out to use ours, ours changes (the locally administered bit
+   * is set and the last byte flipped), as frames to the guest must tell the
+   * two apart.
+   */
+  avoidGuestMac(): void {
+    const ours = this.plan.ourMac;
+    if (!ours.equals(this.guestMac)) return;
+    ours[0] = (ours[0] | 0x02) & 0xfe;
+    ours[5] ^= 0xff;
+    if (ours.equals(this.guestMac)) ours[4] ^= 0xff;
+    this.log.info(`the guest uses our MAC address; ours is now ${formatMac(ours)}`);
+  }
 
   // ---- address mapping between the guest's view and host sockets ----
 

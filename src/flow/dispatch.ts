@@ -55,6 +55,7 @@ export class Dispatcher {
       const mac = ctx.guestMac;
       if (mac[0] !== buf[off + 6] || mac[5] !== buf[off + 11] || !mac.equals(buf.subarray(off + 6, off + 12))) {
         buf.copy(mac, 0, off + 6, off + 12);
+        ctx.avoidGuestMac();
       }
     }
     const l3 = off + ETH_HLEN;

@@ -39,6 +39,18 @@ describe('ARP', () => {
     });
   });
 
+  it("our MAC changes when the guest uses it (libvirt 9.0 passes the guest's MAC as --mac-addr)", () => {
+    const env = newEnv();
+    env.link.expectSrcMac = undefined; // checked below
+    // the guest's frames come from our own MAC address
+    env.inject(arpFrame(ARP_REQUEST, OUR_MAC, GUEST4, Buffer.alloc(6), GW4));
+    const f = env.link.takeNow()!;
+    expect(f.arp!.senderMac).not.toEqual(OUR_MAC);
+    expect(f.srcMac).toEqual(f.arp!.senderMac);
+    expect(f.dstMac).toEqual(OUR_MAC);
+    expect(f.arp!.senderMac[0] & 1).toBe(0); // still unicast
+  });
+
   it('replies to the MAC in the ARP payload, and to unicast or padded requests', () => {
     const env = newEnv();
     const other = Buffer.from('020000000099', 'hex');
