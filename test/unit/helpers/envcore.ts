@@ -87,6 +87,8 @@ export class Env {
   constructor(o: EnvOpts = {}) {
     this.plan = testPlan(o);
     this.link = new FakeLink(o.ethOff ?? 0);
+    // our MAC may change (when the guest uses it): frames must carry the current one
+    this.link.expectSrcMac = this.plan.ourMac;
     this.ctx = new FlowContext(this.link, this.plan, this.log);
     this.d = new Dispatcher(this.ctx, { tcp: o.tcp ?? true, udp: o.udp ?? true, icmp: o.icmp ?? true });
     this.link.start(this.d.onFrame);
