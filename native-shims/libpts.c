@@ -88,13 +88,6 @@ int pts_ping_socket(int family, const unsigned char *addr)
 	return fd;
 }
 
-/* send() on a connected datagram socket; -EAGAIN when it would block. */
-int pts_send(int fd, const unsigned char *buf, int len)
-{
-	ssize_t n = send(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	return n < 0 ? -errno : (int)n;
-}
-
 int pts_close(int fd)
 {
 	return close(fd) ? -errno : 0;
