@@ -58,20 +58,8 @@ missing_packages() {
   printf '%s\n' "${miss[@]}"
 }
 
-mapfile -t MISSING < <(missing_packages | sed '/^$/d')
-if [ "${#MISSING[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "missing packages: ${MISSING[*]}"
-    say "install them as root: apt-get install --no-install-recommends ${MISSING[*]}  (or: sudo bash scripts/setup-host.sh)"
-    exit 3
-  fi
-  say "installing ${MISSING[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >&2
-  apt-get install -y -q --no-install-recommends "${MISSING[@]}" >&2
-  mapfile -t MISSING < <(missing_packages | sed '/^$/d')
-  [ "${#MISSING[@]}" -eq 0 ] || die "still missing after apt-get install: ${MISSING[*]}"
-fi
+. "$(dirname "$0")/lib/ensure-packages.sh"
+ensure_packages "or: sudo bash scripts/setup-host.sh"
 
 KVER=${PASTA_TS_GUEST_KERNEL:-$(newest_kernel)}
 VMLINUZ=/boot/vmlinuz-$KVER

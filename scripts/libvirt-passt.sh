@@ -77,20 +77,8 @@ if [ "${1:-}" != --as-user ]; then
     command -v python3 >/dev/null || miss+=(python3)
     printf '%s\n' "${miss[@]}"
   }
-  mapfile -t MISSING < <(missing_packages | sed '/^$/d')
-  if [ "${#MISSING[@]}" -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-      say "missing packages: ${MISSING[*]}"
-      say "install them as root: apt-get install --no-install-recommends ${MISSING[*]}  (or run this script as root)"
-      exit 3
-    fi
-    say "installing ${MISSING[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >&2
-    apt-get install -y -q --no-install-recommends "${MISSING[@]}" >&2
-    mapfile -t MISSING < <(missing_packages | sed '/^$/d')
-    [ "${#MISSING[@]}" -eq 0 ] || die "still missing after apt-get install: ${MISSING[*]}"
-  fi
+  . "$REPO/scripts/lib/ensure-packages.sh"
+  ensure_packages "or run this script as root"
   say "libvirt $(dpkg-query -W -f '${Version}' libvirt-daemon 2>/dev/null || echo ?), qemu $(dpkg-query -W -f '${Version}' qemu-system-x86 2>/dev/null || echo ?), node $(node --version)"
   [ -r "$REPO/dist/main.js" ] || die "$REPO/dist/main.js is missing: build pasta-ts first (npm run build)"
 
