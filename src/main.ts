@@ -20,17 +20,13 @@ import { parseCli } from './cli/index.js';
 import { parseSlirpCli } from './cli/slirp4netns.js';
 import { type Config, needsNsSockets } from './config.js';
 import { LAUNCHER, execv } from './ns/sys.js';
+import { ENV_READY, fail } from './stage.js';
 
 const ENV_FDS = 'PASTA_TS_NS_FDS';
-const ENV_READY = 'PASTA_TS_READY_FD';
 const SCRIPT = fileURLToPath(import.meta.url);
 /** the tap's name until stage 2 knows the host's interface name */
 const TAP_TEMP_NAME = 'pts%d';
 
-function fail(prog: string, msg: string, code = 1): never {
-  process.stderr.write(`${prog}: ${msg}\n`);
-  process.exit(code);
-}
 
 export function main(argv: string[], progPath: string): void {
   const prog = path.basename(progPath).replace(/\.js$/, '');

@@ -27,13 +27,7 @@ import { format4 } from './wire/ip.js';
 import { Netlink, NetlinkError } from './ns/netlink.js';
 import { NsAgent } from './ns/nsagent.js';
 import { LAUNCHER, dropCapabilities, dup2, netlinkSocket } from './ns/sys.js';
-
-const ENV_READY = 'PASTA_TS_READY_FD';
-
-export function fail(prog: string, msg: string, code = 1): never {
-  process.stderr.write(`${prog}: ${msg}\n`);
-  process.exit(code);
-}
+import { ENV_READY, fail } from './stage.js';
 
 /** Runs a stage, turning configuration errors into a message and exit status 1. */
 export function guarded(prog: string, run: () => Promise<void>): void {
