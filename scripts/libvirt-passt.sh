@@ -80,7 +80,7 @@ if [ "${1:-}" != --as-user ]; then
   . "$REPO/scripts/lib/ensure-packages.sh"
   ensure_packages "or run this script as root"
   say "libvirt $(dpkg-query -W -f '${Version}' libvirt-daemon 2>/dev/null || echo ?), qemu $(dpkg-query -W -f '${Version}' qemu-system-x86 2>/dev/null || echo ?), node $(node --version)"
-  [ -r "$REPO/dist/main.js" ] || die "$REPO/dist/main.js is missing: build pasta-ts first (npm run build)"
+  [ -r "$REPO/dist/bundle/main.js" ] || die "$REPO/dist/bundle/main.js is missing: build pasta-ts first (npm run build)"
 
   # How this libvirt finds passt: qemuPasstStart does virCommandNew(PASST).
   # A bare "passt" is looked up in the daemon's PATH; an absolute path is fixed.

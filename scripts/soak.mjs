@@ -65,7 +65,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function outside(o) {
   const pastaTs = (process.env.PASTA_TS?.trim() || `${process.execPath} ${join(REPO, 'bin/pasta-ts.js')}`).split(/\s+/);
-  if (pastaTs.some((w) => w.endsWith('bin/pasta-ts.js')) && !existsSync(join(REPO, 'dist/main.js'))) die('build first: npx tsc -p .');
+  if (pastaTs.some((w) => w.endsWith('bin/pasta-ts.js')) && !existsSync(join(REPO, 'dist/bundle/main.js'))) die('build first: npm run build');
   const args = ['--agent', '--seconds', String(o.seconds), '--conns', String(o.conns), '--interval', String(o.interval), '--idle', String(o.idle)];
   let argv = [...FAKE_HOST, process.execPath, SCRIPT, ...args];
   const dir = mkdtempSync(join(tmpdir(), 'pasta-ts-soak-'));

@@ -1,7 +1,8 @@
 // Logging through pino, printed as plain lines ("pasta-ts: message") on
 // standard error or into -l/--log-file, as pasta's users expect to read them.
 import fs from 'node:fs';
-import pino from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger as Pino } from 'pino';
 import type { Log } from './flow/context.js';
 import type { LogLevel } from './config.js';
 
@@ -10,6 +11,9 @@ export interface Logger extends Log {
   redirect(fd: number | undefined): void;
   flush(): void;
 }
+
+/** pino's level numbers */
+const LEVELS: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
 
 export function createLogger(prog: string, level: LogLevel, file?: string, logSize?: number): Logger {
   let fd: number | undefined = file ? fs.openSync(file, 'a', 0o600) : 2;
@@ -39,13 +43,17 @@ export function createLogger(prog: string, level: LogLevel, file?: string, logSi
       }
     },
   };
-  const p = pino({ level, base: undefined }, stream);
+  // pino takes 15 ms to load: it is loaded with the first line worth printing,
+  // which with --quiet (as Podman runs us) may be never.
+  const threshold = LEVELS[level];
+  let p: Pino | undefined;
+  const logger = (): Pino => (p ??= (createRequire(import.meta.url)('pino') as typeof import('pino'))({ level, base: undefined }, stream));
   return {
-    trace: (m) => p.trace(m),
-    debug: (m) => p.debug(m),
-    info: (m) => p.info(m),
-    warn: (m) => p.warn(m),
-    error: (m) => p.error(m),
+    trace: (m) => { if (threshold <= LEVELS.trace) logger().trace(m); },
+    debug: (m) => { if (threshold <= LEVELS.debug) logger().debug(m); },
+    info: (m) => { if (threshold <= LEVELS.info) logger().info(m); },
+    warn: (m) => { if (threshold <= LEVELS.warn) logger().warn(m); },
+    error: (m) => logger().error(m),
     redirect(newFd) {
       if (!file) fd = newFd;
     },

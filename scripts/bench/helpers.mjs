@@ -90,6 +90,6 @@ export function helperTable(pastaTs) {
   return [
     commandMode('pasta', ['pasta']),
     slirp,
-    commandMode('pasta-ts', pastaTs, () => !script || readable(script.replace(/bin\/pasta-ts\.js$/, 'dist/main.js'))),
+    commandMode('pasta-ts', pastaTs, () => !script || readable(script.replace(/bin\/pasta-ts\.js$/, 'dist/bundle/main.js'))),
   ];
 }

@@ -12,7 +12,7 @@ describe.skipIf(req.skip)('containment after set-up', () => {
     r = await fakeHost(
       `. "$LIB"
       $HELPER --config-net -- sh -c '
-        P=$(pgrep -f "^[^ ]*node .*dist/main.js")
+        P=$(pgrep -f "^[^ ]*node .*dist/bundle/main.js")
         A=$(pgrep -f "^/[^ ]*pasta-ts-launch ns")
         grep -E "^CapEff" /proc/$A/status | sed "s/^/@@ cmdmode-agent /"
         grep -E "^(CapEff|NoNewPrivs)" /proc/$P/status | sed "s/^/@@ cmdmode-helper /"
