@@ -14,6 +14,11 @@
  *       Sets PASTA_TS_NS_FDS=TAP,NETNS,NETLINK,IFINDEX,AGENT,AGENTPID in
  *       PROGRAM's environment. With --agent the child stays in the namespace
  *       and makes bound sockets there on request (see agent_loop).
+ *   pasta-ts-launch ns ... --send-fd N
+ *       Instead of running a program, sends the same descriptors over the
+ *       UNIX socket N (see send_ns) and exits: a Node process that is already
+ *       in the right user namespace opens the namespace's handles this way
+ *       without starting again.
  *   pasta-ts-launch enter --netns PATH [--wait-fd N] -- COMMAND [ARG]...
  *       Enters the network namespace at PATH (e.g. /proc/PID/fd/N) and runs
  *       COMMAND, after a byte (or end of file) on fd N if given.
@@ -142,6 +147,29 @@ static int recv_fds(int sock, int *fds, int n, int *ifindex)
 		return -1;
 	memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
 	return 0;
+}
+
+/*
+ * --send-fd: one SOCK_SEQPACKET message with TAP, NETNS, NETLINK and, with an
+ * agent, AGENT as SCM_RIGHTS, and { IFINDEX, AGENTPID or -1, has TAP } as
+ * data. libpts's pts_recv_ns reads it.
+ */
+static void send_ns(int sock, const int *fds, int n, int ifindex, int agent_pid, int has_tap)
+{
+	int data[3] = { ifindex, agent_pid, has_tap };
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		die("cannot hand over the namespace's descriptors: %s", strerror(errno));
 }
 
 /* One request from Node: make a socket bound in this namespace. */
@@ -281,7 +309,7 @@ static int usage(void)
 static int cmd_ns(int argc, char **argv)
 {
 	const char *userns = NULL, *netns = NULL, *tap = NULL;
-	int new_user = 0, new_net = 0, vnet_hdr = 0, want_agent = 0, i;
+	int new_user = 0, new_net = 0, vnet_hdr = 0, want_agent = 0, send_fd = -1, i;
 	int sv[2], av[2] = { -1, -1 }, fds[3], ifindex = 0;
 	char env[128];
 	pid_t pid;
@@ -304,11 +332,13 @@ static int cmd_ns(int argc, char **argv)
 			vnet_hdr = 1;
 		} else if (!strcmp(argv[i], "--agent")) {
 			want_agent = 1;
+		} else if (!strcmp(argv[i], "--send-fd") && i + 1 < argc) {
+			send_fd = atoi(argv[++i]);
 		} else {
 			return usage();
 		}
 	}
-	if (i >= argc || (!netns && !new_net))
+	if ((send_fd < 0 && i >= argc) || (!netns && !new_net))
 		return usage();
 
 	if (userns)
@@ -338,6 +368,22 @@ static int cmd_ns(int argc, char **argv)
 		exit(1); /* the child said why */
 	}
 	close(sv[0]);
+	if (send_fd >= 0) {
+		int all[4] = { fds[0], fds[1], fds[2], av[0] };
+		int status;
+
+		send_ns(send_fd, all, want_agent ? 4 : 3, ifindex, want_agent ? (int)pid : -1, tap != NULL);
+		/* The agent dies with its parent (PR_SET_PDEATHSIG): stay until it
+		 * ends, which it does when the caller closes its socket. */
+		for (int k = 0; k < 3; k++)
+			close(fds[k]);
+		if (av[0] >= 0)
+			close(av[0]);
+		close(send_fd);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		exit(0);
+	}
 	if (!want_agent) {
 		int status;
 		waitpid(pid, &status, 0);

@@ -88,6 +88,71 @@ int pts_ping_socket(int family, const unsigned char *addr)
 	return fd;
 }
 
+/*
+ * A SOCK_SEQPACKET socket pair for the launcher's --send-fd: ours (first,
+ * close-on-exec) in the low 16 bits, the launcher's (inheritable) above.
+ */
+int pts_socketpair(void)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	if (sv[0] > 0xffff || sv[1] > 0x7fff) {
+		close(sv[0]);
+		close(sv[1]);
+		return -EMFILE;
+	}
+	fcntl(sv[1], F_SETFD, 0);
+	return sv[0] | (sv[1] << 16);
+}
+
+static int ns_received[6];
+
+/*
+ * Receives what the launcher sends with --send-fd (launch.c, send_ns):
+ * afterwards pts_ns_received(0..5) gives TAP (-1 if none), NETNS, NETLINK,
+ * IFINDEX, AGENT (-1 if none) and AGENTPID, as PASTA_TS_NS_FDS lists them.
+ * Returns 0 or -errno.
+ */
+int pts_recv_ns(int sock)
+{
+	int data[3] = { 0, -1, 0 }, fds[4] = { -1, -1, -1, -1 }, n;
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	ssize_t len = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+	if (len < 0)
+		return -errno;
+	if (len != (ssize_t)sizeof(data))
+		return -EPROTO;
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	if (n < 3 || n > 4)
+		return -EPROTO;
+	memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)n);
+	if (!data[2]) {
+		close(fds[0]); /* the placeholder for a missing tap */
+		fds[0] = -1;
+	}
+	ns_received[0] = fds[0];
+	ns_received[1] = fds[1];
+	ns_received[2] = fds[2];
+	ns_received[3] = data[0];
+	ns_received[4] = n == 4 ? fds[3] : -1;
+	ns_received[5] = n == 4 ? data[1] : -1;
+	return 0;
+}
+
+int pts_ns_received(int i)
+{
+	return i >= 0 && i < 6 ? ns_received[i] : -EINVAL;
+}
+
 int pts_close(int fd)
 {
 	return close(fd) ? -errno : 0;

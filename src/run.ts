@@ -26,7 +26,7 @@ import { readResolv } from './ns/resolv.js';
 import { format4 } from './wire/ip.js';
 import { Netlink, NetlinkError } from './ns/netlink.js';
 import { NsAgent } from './ns/nsagent.js';
-import { LAUNCHER, dropCapabilities, dup2, netlinkSocket } from './ns/sys.js';
+import { LAUNCHER, dropCapabilities, dup2, netlinkSocket, setsid } from './ns/sys.js';
 import { ENV_READY, fail } from './stage.js';
 
 /** Runs a stage, turning configuration errors into a message and exit status 1. */
@@ -264,6 +264,9 @@ function ready(cfg: Config, log: Logger): void {
   const devnull = fs.openSync('/dev/null', 'r+');
   for (const std of [0, 1, 2]) dup2(devnull, std);
   fs.closeSync(devnull);
+  // Out of the caller's session and process group (a no-op for a daemon that
+  // was spawned detached), so that its terminal's signals do not reach us.
+  setsid();
 }
 
 /** Attach mode: report readiness, then run until the namespace goes away or SIGTERM. */

@@ -2,8 +2,9 @@
 // test user, with their network helper replaced by the one under test.
 //
 // The helper under test (each a command line, split on spaces):
-//   PODMAN_PASTA_BIN  default `node <repo>/bin/pasta-ts.js`         (Podman 5, Buildah 1.39)
-//   PODMAN_SLIRP_BIN  default `node <repo>/bin/slirp4netns-ts.js`   (Podman 4.3.1, Buildah 1.28)
+//   PODMAN_PASTA_BIN  default <repo>/native-shims/build/pasta-ts        (Podman 5, Buildah 1.39)
+//   PODMAN_SLIRP_BIN  default <repo>/native-shims/build/slirp4netns-ts  (Podman 4.3.1, Buildah 1.28)
+// (the front, native-shims/front.c, as the README tells users to install it)
 // Validate the tests against the real helpers with
 //   PODMAN_PASTA_BIN=/usr/bin/pasta PODMAN_SLIRP_BIN=/usr/bin/slirp4netns
 // (/usr/bin/pasta is then Debian 13's, as Podman 5 runs inside that root).
@@ -56,12 +57,12 @@ const words = (s: string) => s.trim().split(/\s+/).join(' ');
 
 /** The pasta under test (command line). */
 export function pastaCommand(): string {
-  return words(process.env.PODMAN_PASTA_BIN?.trim() || `${process.execPath} ${join(REPO, 'bin/pasta-ts.js')}`);
+  return words(process.env.PODMAN_PASTA_BIN?.trim() || join(REPO, 'native-shims/build/pasta-ts'));
 }
 
 /** The slirp4netns under test (command line). */
 export function slirpCommand(): string {
-  return words(process.env.PODMAN_SLIRP_BIN?.trim() || `${process.execPath} ${join(REPO, 'bin/slirp4netns-ts.js')}`);
+  return words(process.env.PODMAN_SLIRP_BIN?.trim() || join(REPO, 'native-shims/build/slirp4netns-ts'));
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;

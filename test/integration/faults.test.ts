@@ -88,14 +88,16 @@ describe.skipIf(req.skip)('EMFILE: the helper runs out of file descriptors', () 
         net client-send --label after --tcp 203.0.113.5:9000 --bytes ${8 * MiB} --seed e --timeout 20000
         "$NODE" "$FIX/faults.mjs" hold --label again --tcp 203.0.113.5:9100 --conns 20 --hold-ms 100
       ' 2> "$T/helper.log" &
-      h=$!
+      started=$!
       wait_for "$T/ready"; sleep 0.3
-      # only the helper gets the low limit (its command keeps the usual one)
+      # only the helper gets the low limit (its command keeps the usual one);
+      # started through the front (native-shims/front.c), the helper is its child
+      h=$(pgrep -n -P $started -f "^[^ ]*node .*dist/bundle/main.js" || echo $started)
       base=$(ls /proc/$h/fd | wc -l)
       prlimit --pid $h --nofile=$((base + ${SPARE})):$((base + ${SPARE}))
       echo "@@ limit fds=$base nofile=$(prlimit --pid $h --nofile --output SOFT --noheadings | tr -d ' ')"
       touch "$T/limited"
-      wait $h
+      wait $started
       echo "@@ helper rc=$?"
       grep -c EMFILE "$T/helper.log" | tag emfile-count
       grep -c "UDP socket .*EMFILE" "$T/helper.log" | tag udp-emfile-count
@@ -180,10 +182,15 @@ describe.skipIf(req.skip)('a peer that stops reading', () => {
         wait
       ' &
       h=$!
-      # the helper's resident memory, every 200 ms
-      while kill -0 $h 2>/dev/null; do awk "/^VmRSS/ { print \\$2 }" /proc/$h/status 2>/dev/null; sleep 0.2; done > "$T/rss" &
+      # the helper's resident memory, every 200 ms (through the front, the
+      # helper is the front's child)
+      sleep 0.5
+      n=$(pgrep -n -P $h -f "^[^ ]*node .*dist/bundle/main.js" || echo $h)
+      while kill -0 $n 2>/dev/null; do awk "/^VmRSS/ { print \\$2 }" /proc/$n/status 2>/dev/null; sleep 0.2; done > "$T/rss" &
+      sampler=$!
       wait $h
       echo "@@ helper rc=$?"
+      wait $sampler
       sort -n "$T/rss" | tail -n 1 | tag max-rss-kib
       `,
       { timeoutMs: 90_000 },

@@ -2,7 +2,8 @@
 // (test/fixtures/topo.sh) and gives them the helper under test as $HELPER.
 //
 // The helper under test is the command line in PASTA_TS_BIN (split on
-// spaces), default `node <repo>/bin/pasta-ts.js`. Validate the tests against
+// spaces), default the front, native-shims/build/pasta-ts (entry.test.ts
+// also runs bin/pasta-ts.js). Validate the tests against
 // Debian's pasta with: PASTA_TS_BIN=pasta npx vitest run test/integration
 //
 // Layers, outermost first:
@@ -46,9 +47,14 @@ function dropPrivileges(): string[] {
 const UNSHARE_HOST = ['unshare', '-Urnm', '--pid', '--fork', '--kill-child', '--mount-proc'];
 const AS_USER = `unshare -U --map-user=${HELPER_UID} --map-group=${HELPER_UID} --`;
 
+/** pasta-ts's front (native-shims/front.c): what Podman and libvirt are pointed at. */
+export const FRONT = join(REPO, 'native-shims/build/pasta-ts');
+/** The Node entry point, bin/pasta-ts.js, as a command string. */
+export const JS_ENTRY = `${process.execPath} ${join(REPO, 'bin/pasta-ts.js')}`;
+
 /** The helper under test as a command string (words separated by one space). */
 export function helperCommand(): string {
-  const raw = process.env.PASTA_TS_BIN?.trim() || `${process.execPath} ${join(REPO, 'bin/pasta-ts.js')}`;
+  const raw = process.env.PASTA_TS_BIN?.trim() || FRONT;
   return raw.split(/\s+/).join(' ');
 }
 
@@ -306,7 +312,10 @@ export function requirements(): Requirements {
     [`test -x '${process.execPath}'`, `${process.execPath} is not executable by ${who}`],
     ...(process.env.PASTA_TS_BIN?.trim()
       ? []
-      : ([[`test -r '${join(REPO, 'bin/pasta-ts.js')}'`, `${join(REPO, 'bin/pasta-ts.js')} is not readable by ${who}`]] as Array<[string, string]>)),
+      : ([
+          [`test -x '${FRONT}'`, `${FRONT} is not executable by ${who} (npm run build)`],
+          [`test -r '${join(REPO, 'dist/bundle/main.js')}'`, `${join(REPO, 'dist/bundle/main.js')} is not readable by ${who} (npm run build)`],
+        ] as Array<[string, string]>)),
     ['test -r /dev/net/tun -a -w /dev/net/tun', `/dev/net/tun is not read/writable by ${who} (chmod 0666 /dev/net/tun)`],
   ];
   for (const [test, msg] of checks) {
