@@ -17,7 +17,9 @@
  * process group.
  *
  * The program's mode follows the name it is called by (pasta, passt,
- * slirp4netns...), so the front passes its own argv[0] on. Node is found
+ * slirp4netns...), so the front passes its own argv[0] on. One answer is
+ * given here: Podman 4 runs `slirp4netns --help` before every container
+ * start, and the build leaves that text in dist/bundle/slirp4netns-help.txt. Node is found
  * through PASTA_TS_NODE or PATH; the program next to this file's directory
  * (native-shims/build/../../dist/bundle/main.js).
  */
@@ -44,6 +46,29 @@ static void forward(int sig, siginfo_t *si, void *uc)
 	/* a terminal's signal (SI_KERNEL) has reached the child already */
 	if (child > 0 && si->si_code <= 0)
 		kill(child, sig);
+}
+
+/* `slirp4netns --help` from the copy the build made; 0 if there is none. */
+static int slirp_help(const char *root, const char *argv0)
+{
+	const char *name = strrchr(argv0, '/');
+	char path[PATH_MAX + 64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	name = name ? name + 1 : argv0;
+	if (!strstr(name, "slirp4netns"))
+		return 0;
+	snprintf(path, sizeof(path), "%s/dist/bundle/slirp4netns-help.txt", root);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+			exit(1);
+	}
+	close(fd);
+	return 1;
 }
 
 static void die(const char *what)
@@ -75,6 +100,8 @@ int main(int argc, char **argv)
 		*slash = '\0';
 	}
 	snprintf(script, sizeof(script), "%s/dist/bundle/main.js", self);
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) && slirp_help(self, argv[0]))
+		return 0;
 
 	nargv = calloc((size_t)argc + 3, sizeof(*nargv));
 	if (!nargv)

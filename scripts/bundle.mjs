@@ -8,6 +8,7 @@
 // (../../native-shims/build) still resolve. Built by `npm run build`, `npm test`
 // and `npm ci` (prepare).
 import { build } from 'esbuild';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,3 +26,11 @@ await build({
   // commander is CommonJS and requires Node's built-ins
   banner: { js: "import { createRequire as __ptsRequire } from 'node:module'; const require = __ptsRequire(import.meta.url);" },
 });
+
+// Podman 4 runs `slirp4netns --help` before every container start and reads
+// the text to choose options: the front (native-shims/front.c) prints this
+// copy instead of starting Node for it.
+const { parseSlirpCli } = await import(join(repo, 'dist/cli/slirp4netns.js'));
+const help = parseSlirpCli(['--help'], {}, 'slirp4netns');
+if (help.kind !== 'exit' || help.code !== 0 || !help.stdout) throw new Error('slirp4netns --help: no help text');
+writeFileSync(join(repo, 'dist/bundle/slirp4netns-help.txt'), help.stdout);
