@@ -5,7 +5,8 @@
 // namespace is configured when the foreground process exits 0), signals, and
 // nothing left behind.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JS_ENTRY, dump, exitStatus, fakeHost, requirements, tagged, taggedLines, type FakeHostResult } from './harness.js';
+import { join } from 'node:path';
+import { FRONT, JS_ENTRY, REPO, dump, exitStatus, fakeHost, requirements, tagged, taggedLines, type FakeHostResult } from './harness.js';
 
 const req = requirements();
 const ours = !process.env.PASTA_TS_BIN?.trim();
@@ -46,8 +47,16 @@ describe.skipIf(req.skip || !ours)('the front and the Node entry point', () => {
       wait $F
       echo "@@ front-sigterm rc=$?"
       result front-bad $HELPER --config-net --netns /run/netns/nonexistent
+      # Podman 4 reads slirp4netns --help before every start: the front's copy must be the program's own
+      "$SLIRP_FRONT" --help > "$T/help.front"; echo "@@ help-front rc=$?"
+      $SLIRP_JS --help > "$T/help.js"
+      cmp -s "$T/help.front" "$T/help.js" && echo "@@ help-same ok" || echo "@@ help-same fail"
       true`,
-      { timeoutMs: 90_000, helperAsRoot: true, env: { JS_ENTRY } },
+      {
+        timeoutMs: 90_000,
+        helperAsRoot: true,
+        env: { JS_ENTRY, SLIRP_FRONT: join(FRONT, '../slirp4netns-ts'), SLIRP_JS: `${process.execPath} ${join(REPO, 'bin/slirp4netns-ts.js')}` },
+      },
     );
   }, 100_000);
 
@@ -76,6 +85,11 @@ describe.skipIf(req.skip || !ours)('the front and the Node entry point', () => {
 
   it('the front passes SIGTERM on: the command dies of it, and the status is 143', () => {
     expect(exitStatus(r.stdout, 'front-sigterm'), dump(r)).toBe(143);
+  });
+
+  it('the front prints slirp4netns --help itself, the same text as the program', () => {
+    expect(exitStatus(r.stdout, 'help-front'), dump(r)).toBe(0);
+    expect(tagged(r.stdout, 'help-same')?.status, dump(r)).toBe('ok');
   });
 
   it('a failed attach exits non-zero through the front, with the reason', () => {
