@@ -2,11 +2,25 @@
 // replies from any peer find their way back, with an idle timeout (pasta's
 // default is 180 s).
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import net from 'node:net';
 import type { FlowContext } from './context.js';
 import { IPPROTO_UDP, IPV4_HLEN, IPV6_HLEN, equal6, format4, format6, parse4, parse6 } from '../wire/ip.js';
 import { UDP_HLEN, newUdpView, parseUdp, writeUdp } from '../wire/udp.js';
 
 export const UDP_IDLE_MS = 180_000;
+
+/**
+ * The resolver our UDP sockets use. Every destination we send to is an
+ * address literal, which Node's default (dns.lookup) answers on the next
+ * tick: each datagram would wait for the frame handler to return and pay for
+ * a closure and a tick-queue entry. Literals are answered at once, so the
+ * datagram leaves inside the frame handler; anything else still goes to DNS.
+ */
+export function literalLookup(address: string, family: number, cb: (err: Error | null, address: string, family: number) => void): void {
+  if (net.isIP(address) !== 0) cb(null, address, family);
+  else dns.lookup(address, family, cb);
+}
 
 class UdpFlow {
   readonly sock: dgram.Socket;
@@ -14,6 +28,10 @@ class UdpFlow {
   next: UdpFlow | undefined;
   private lastDst = -1;
   private lastDstStr = '';
+  /** the source address of the last reply, as Node gave it and parsed */
+  private lastSrcStr = '';
+  private lastSrc4 = 0;
+  private lastSrc6: Buffer | undefined;
   /**
    * Host-side peers (address and port) this flow sent to under another
    * guest-side address than guestSrc4/guestSrc6 would give back, with that
@@ -28,7 +46,13 @@ class UdpFlow {
     readonly guest6: Buffer | undefined,
     readonly guestPort: number,
   ) {
-    this.sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, recvBufferSize: 1 << 21, sendBufferSize: 1 << 21 });
+    this.sock = dgram.createSocket({
+      type: v6 ? 'udp6' : 'udp4',
+      ipv6Only: v6,
+      recvBufferSize: 1 << 21,
+      sendBufferSize: 1 << 21,
+      lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
+    });
     this.sock.on('message', (msg, rinfo) => this.onReply(msg, rinfo));
     this.sock.on('error', (e) => this.t.ctx.log.debug(`UDP socket for guest port ${guestPort}: ${e.message}`));
     this.sock.bind(0);
@@ -62,12 +86,19 @@ class UdpFlow {
   private onReply(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const ctx = this.t.ctx;
     this.lastUse = Date.now();
+    // Replies mostly come from the peer of the last one: parse its address once.
+    const addr = rinfo.address;
+    if (addr !== this.lastSrcStr) {
+      this.lastSrcStr = addr;
+      if (this.v6) this.lastSrc6 = parse6(addr);
+      else this.lastSrc4 = parse4(addr);
+    }
     if (this.v6) {
-      const src = parse6(rinfo.address);
+      const src = this.lastSrc6!;
       const known = this.peers.size > 0 ? this.peers.get(`${src.toString('hex')}:${rinfo.port}`) as Buffer | undefined : undefined;
       this.t.emit(true, known ?? ctx.guestSrc6(src, rinfo.port), rinfo.port, this.guest6!, this.guestPort, msg);
     } else {
-      const src = parse4(rinfo.address);
+      const src = this.lastSrc4;
       const known = this.peers.size > 0 ? this.peers.get(src * 0x10000 + rinfo.port) as number | undefined : undefined;
       this.t.emit(false, known ?? ctx.guestSrc4(src, rinfo.port), rinfo.port, this.guest4, this.guestPort, msg);
     }
