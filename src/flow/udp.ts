@@ -2,25 +2,11 @@
 // replies from any peer find their way back, with an idle timeout (pasta's
 // default is 180 s).
 import dgram from 'node:dgram';
-import dns from 'node:dns';
-import net from 'node:net';
 import type { FlowContext } from './context.js';
 import { IPPROTO_UDP, IPV4_HLEN, IPV6_HLEN, equal6, format4, format6, parse4, parse6 } from '../wire/ip.js';
 import { UDP_HLEN, newUdpView, parseUdp, writeUdp } from '../wire/udp.js';
 
 export const UDP_IDLE_MS = 180_000;
-
-/**
- * The resolver our UDP sockets use. Every destination we send to is an
- * address literal, which Node's default (dns.lookup) answers on the next
- * tick: each datagram would wait for the frame handler to return and pay for
- * a closure and a tick-queue entry. Literals are answered at once, so the
- * datagram leaves inside the frame handler; anything else still goes to DNS.
- */
-export function literalLookup(address: string, family: number, cb: (err: Error | null, address: string, family: number) => void): void {
-  if (net.isIP(address) !== 0) cb(null, address, family);
-  else dns.lookup(address, family, cb);
-}
 
 class UdpFlow {
   readonly sock: dgram.Socket;
@@ -46,13 +32,7 @@ class UdpFlow {
     readonly guest6: Buffer | undefined,
     readonly guestPort: number,
   ) {
-    this.sock = dgram.createSocket({
-      type: v6 ? 'udp6' : 'udp4',
-      ipv6Only: v6,
-      recvBufferSize: 1 << 21,
-      sendBufferSize: 1 << 21,
-      lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
-    });
+    this.sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, recvBufferSize: 1 << 21, sendBufferSize: 1 << 21 });
     this.sock.on('message', (msg, rinfo) => this.onReply(msg, rinfo));
     this.sock.on('error', (e) => this.t.ctx.log.debug(`UDP socket for guest port ${guestPort}: ${e.message}`));
     this.sock.bind(0);
