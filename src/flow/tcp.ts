@@ -104,7 +104,31 @@ export class TcpConn {
   private paused = false;
   private rto = RTO_MIN_MS;
   private retries = 0;
+  /**
+   * The retransmission timer. Data that is acknowledged at once (the usual
+   * case on a local link) would otherwise create and cancel a timer per
+   * round trip: instead an acknowledgement only disarms it (`armed`), and the
+   * pending timeout, when it comes, is dropped or restarted (`rearm`). A
+   * timeout therefore never fires earlier than the RTO after arming, at
+   * worst once more the RTO later.
+   */
   private timer: NodeJS.Timeout | undefined;
+  /** whether a retransmission timeout is wanted */
+  private armed = false;
+  /** the pending timer was set before the current arming: start a full RTO when it fires */
+  private rearm = false;
+  /** the duration the pending timer was set for */
+  private timerMs = 0;
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    if (!this.armed || this.state === State.Closed) return;
+    if (this.rearm) {
+      this.startTimer();
+      return;
+    }
+    this.armed = false;
+    this.onTimeout();
+  };
   ackPending = false;
   private delack: NodeJS.Timeout | undefined;
 
@@ -417,7 +441,7 @@ export class TcpConn {
       this.dupAcks = 0;
       this.retries = 0;
       this.rto = RTO_MIN_MS;
-      if (this.sndUna === this.sndNxt) this.stopTimer();
+      if (this.sndUna === this.sndNxt) this.stopTimer(true);
       else this.armTimer(true);
     } else if (acked === 0 && seg.dataLen === 0 && this.sndNxt !== this.sndUna && wnd === this.sndWnd) {
       if (++this.dupAcks === 3) this.retransmit(); // fast retransmit
@@ -577,19 +601,36 @@ export class TcpConn {
 
   // ---- retransmission ----
 
+  /** Arms the retransmission timer; restart: from now, even when armed. */
   private armTimer(restart = false): void {
-    if (this.timer && !restart) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.onTimeout(), this.rto);
+    if (this.armed && !restart) return;
+    this.armed = true;
+    if (!this.timer) this.startTimer();
+    else if (this.rto < this.timerMs) {
+      clearTimeout(this.timer); // after a backoff: the pending one is too late
+      this.startTimer();
+    } else this.rearm = true;
   }
 
-  private stopTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+  private startTimer(): void {
+    this.rearm = false;
+    this.timerMs = this.rto;
+    this.timer = setTimeout(this.onTimer, this.rto);
+  }
+
+  /**
+   * Disarms the retransmission timer. lazy: leave a pending timeout to find
+   * nothing to do (the common case, everything acknowledged, where the next
+   * segment arms it again at once).
+   */
+  private stopTimer(lazy = false): void {
+    this.armed = false;
+    if (lazy || !this.timer) return;
+    clearTimeout(this.timer);
     this.timer = undefined;
   }
 
   private onTimeout(): void {
-    this.timer = undefined;
     if (this.state === State.Closed) return;
     if (++this.retries > MAX_RETRIES) {
       this.t.ctx.log.debug(`TCP ${this.describe}: guest stopped answering, resetting`);

@@ -14,6 +14,10 @@ class UdpFlow {
   next: UdpFlow | undefined;
   private lastDst = -1;
   private lastDstStr = '';
+  /** the source address of the last reply, as Node gave it and parsed */
+  private lastSrcStr = '';
+  private lastSrc4 = 0;
+  private lastSrc6: Buffer | undefined;
   /**
    * Host-side peers (address and port) this flow sent to under another
    * guest-side address than guestSrc4/guestSrc6 would give back, with that
@@ -62,12 +66,19 @@ class UdpFlow {
   private onReply(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const ctx = this.t.ctx;
     this.lastUse = Date.now();
+    // Replies mostly come from the peer of the last one: parse its address once.
+    const addr = rinfo.address;
+    if (addr !== this.lastSrcStr) {
+      this.lastSrcStr = addr;
+      if (this.v6) this.lastSrc6 = parse6(addr);
+      else this.lastSrc4 = parse4(addr);
+    }
     if (this.v6) {
-      const src = parse6(rinfo.address);
+      const src = this.lastSrc6!;
       const known = this.peers.size > 0 ? this.peers.get(`${src.toString('hex')}:${rinfo.port}`) as Buffer | undefined : undefined;
       this.t.emit(true, known ?? ctx.guestSrc6(src, rinfo.port), rinfo.port, this.guest6!, this.guestPort, msg);
     } else {
-      const src = parse4(rinfo.address);
+      const src = this.lastSrc4;
       const known = this.peers.size > 0 ? this.peers.get(src * 0x10000 + rinfo.port) as number | undefined : undefined;
       this.t.emit(false, known ?? ctx.guestSrc4(src, rinfo.port), rinfo.port, this.guest4, this.guestPort, msg);
     }

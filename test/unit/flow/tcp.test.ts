@@ -489,6 +489,40 @@ describe('TCP retransmission', () => {
     expect(next.tcp!.data.toString()).toBe('next');
   });
 
+  // The RTO is disarmed lazily when everything is acknowledged (no timer per
+  // round trip): the pending timeout must then do nothing, and data sent
+  // after it was disarmed must still be retransmitted, never before one RTO.
+  it('request/response traffic: acknowledged data is never sent again; the next unacknowledged data is, after one to two RTOs', async () => {
+    const env = newEnv();
+    const srv = await server();
+    const { g, peer } = await connected(env, srv);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    for (let i = 0; i < 5; i++) {
+      peer.sock.write(Buffer.from(`reply ${i}`));
+      const d = await g.next(hasData);
+      g.accept(d);
+      g.ack();
+    }
+    expect(vi.getTimerCount()).toBeLessThanOrEqual(1); // not one per round trip
+    vi.advanceTimersByTime(1000);
+    expect(g.nextNow(hasData)).toBeUndefined(); // all acknowledged: nothing again
+    expect(env.d.tcp.stats.retransmits).toBe(0);
+    // armed again while an old timeout is pending, and unacknowledged
+    peer.sock.write(Buffer.from('first'));
+    g.accept(await g.next(hasData));
+    g.ack();
+    peer.sock.write(Buffer.from('lost'));
+    const lost = await g.next(hasData);
+    vi.advanceTimersByTime(199);
+    expect(g.nextNow(hasData)).toBeUndefined(); // not before the RTO
+    vi.advanceTimersByTime(201);
+    const again = g.nextNow(hasData); // by two RTOs
+    expect(again).toBeDefined();
+    expect(again!.tcp!.seq).toBe(lost.tcp!.seq);
+    expect(again!.tcp!.data.toString()).toBe('lost');
+    expect(env.d.tcp.stats.retransmits).toBe(1);
+  });
+
   it('three duplicate ACKs trigger an immediate retransmission from the first unacknowledged byte', async () => {
     const env = newEnv();
     const srv = await server();
