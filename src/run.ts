@@ -257,7 +257,11 @@ function ready(cfg: Config, log: Logger): void {
   if (!readyFd) return;
   delete process.env[ENV_READY];
   const fd = Number(readyFd);
-  fs.writeSync(fd, 'R');
+  try {
+    fs.writeSync(fd, 'R');
+  } catch {
+    // whoever waited has gone (EPIPE): go on as the daemon all the same
+  }
   fs.closeSync(fd);
   // The parent has gone: from now on output goes to the log file or nowhere.
   log.redirect(undefined);
