@@ -15,7 +15,7 @@
 # ($PTS_USER, default ptsuser: reused, else created), then as that user:
 #   - a directory whose `passt` is first in the PATH of the session daemon:
 #     a wrapper that logs its argv and execs a link named `passt` to this
-#     checkout's bin/passt-ts.js. Debian's libvirt 9.0 runs passt as
+#     checkout's front, native-shims/build/pasta-ts (as the README says). Debian's libvirt 9.0 runs passt as
 #     virCommandNew("passt") (PASST is the bare name "passt", checked in
 #     libvirt_driver_qemu.so below), so it is looked up in the daemon's PATH.
 #     If a libvirt build has an absolute path compiled in instead, the daemon
@@ -80,7 +80,8 @@ if [ "${1:-}" != --as-user ]; then
   . "$REPO/scripts/lib/ensure-packages.sh"
   ensure_packages "or run this script as root"
   say "libvirt $(dpkg-query -W -f '${Version}' libvirt-daemon 2>/dev/null || echo ?), qemu $(dpkg-query -W -f '${Version}' qemu-system-x86 2>/dev/null || echo ?), node $(node --version)"
-  [ -r "$REPO/dist/bundle/main.js" ] || die "$REPO/dist/bundle/main.js is missing: build pasta-ts first (npm run build)"
+  [ -r "$REPO/dist/bundle/main.js" ] && [ -x "$REPO/native-shims/build/pasta-ts" ] ||
+    die "$REPO/dist/bundle/main.js or native-shims/build/pasta-ts is missing: build pasta-ts first (npm run build)"
 
   # How this libvirt finds passt: qemuPasstStart does virCommandNew(PASST).
   # A bare "passt" is looked up in the daemon's PATH; an absolute path is fixed.
@@ -161,7 +162,7 @@ chmod 0700 "$XDG_RUNTIME_DIR"
 virsh_() { virsh -q -c qemu:///session "$@"; }
 
 # ---- the passt that libvirt finds ----------------------------------------------
-ln -s "$REPO/bin/passt-ts.js" "$W/link/passt"
+ln -s "$REPO/native-shims/build/pasta-ts" "$W/link/passt"
 ARGV_LOG=$W/passt-argv.log
 cat >"$W/bin/passt" <<EOF
 #!/bin/sh

@@ -8,8 +8,8 @@
 # Why: Debian's libvirt 9.0 starts passt with virCommandDaemonize() and does
 # not wait for it; QEMU is started ~20 ms later, and QEMU 7.2's stream netdev
 # connects once, without retrying. passt (C) binds its socket within a few
-# ms and wins that race; pasta-ts (Node) needs ~150-200 ms (its launcher
-# exits only once the socket exists, which is what libvirt >= 9.1 waits for).
+# ms and wins that race; pasta-ts (Node) needs ~50 ms through its front
+# (which exits only once the socket exists, what libvirt >= 9.1 waits for).
 log=$1 qemu=$2
 shift 2
 sock=
