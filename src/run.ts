@@ -64,15 +64,7 @@ async function startTranslation(cfg: Config, prog: string, link: GuestLink, conf
   const ctx = new FlowContext(guestLink, plan, log);
   const dispatcher = new Dispatcher(ctx, { tcp: !cfg.noTcp, udp: !cfg.noUdp, icmp: !cfg.noIcmp });
   dispatcher.hooks = createServices(ctx, { dhcp: cfg.dhcp, ndp: cfg.ndp, dhcpv6: cfg.dhcpv6, ra: cfg.ra, dhcpDns: cfg.dhcpDns, dhcpSearch: cfg.dhcpSearch });
-  // A frame that makes a translator throw is dropped and counted; the others go on.
-  guestLink.start((buf, off, len) => {
-    try {
-      dispatcher.onFrame(buf, off, len);
-    } catch (e) {
-      ctx.counters.drop('exception');
-      log.debug(`frame handling failed: ${(e as Error).stack ?? e}`);
-    }
-  });
+  guestLink.start(dispatcher.onFrameGuarded);
   // An error in one flow's socket callback must not take every flow down.
   process.on('uncaughtException', (e) => {
     ctx.counters.drop('exception');

@@ -43,6 +43,19 @@ export class Dispatcher {
 
   private readonly enabled: { tcp: boolean; udp: boolean; icmp: boolean };
 
+  /**
+   * onFrame for the guest link: a frame that makes a translator throw is
+   * dropped and counted ('exception'), and the frames after it go on.
+   */
+  onFrameGuarded = (buf: Buffer, off: number, len: number): void => {
+    try {
+      this.onFrame(buf, off, len);
+    } catch (e) {
+      this.ctx.counters.drop('exception');
+      this.ctx.log.debug(`frame handling failed: ${(e as Error).stack ?? e}`);
+    }
+  };
+
   /** One Ethernet frame from the guest at buf[off, off+len). */
   onFrame = (buf: Buffer, off: number, len: number): void => {
     const ctx = this.ctx;
