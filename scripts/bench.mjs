@@ -3,7 +3,8 @@
 //
 //   node scripts/bench.mjs [--rounds N] [--time SECONDS] [--only METRIC,...] [-v] [HELPER...]
 //
-// HELPER is pasta, slirp4netns or pasta-ts (default: every one installed).
+// HELPER is pasta, slirp4netns or pasta-ts (default: every one installed), or
+// pasta-ts-b: a second build given by $PASTA_TS_B, for A/B runs.
 // pasta-ts runs as $PASTA_TS (a command line split on spaces), default
 // `node <repo>/bin/pasta-ts.js` (build it first: npx tsc -p .).
 //
@@ -39,7 +40,8 @@ const USAGE = `usage: node scripts/bench.mjs [--rounds N] [--time SECONDS] [--on
   --only M1,M2      only these metrics: ${METRICS.map((m) => m.name).join(', ')}
   -v, --verbose     show each measurement's log (helper PID and command line, ...)
   HELPER            pasta, slirp4netns, pasta-ts (default: all installed)
-  env PASTA_TS      pasta-ts command line (default: node ${REPO}/bin/pasta-ts.js)`;
+  env PASTA_TS      pasta-ts command line (default: node ${REPO}/bin/pasta-ts.js)
+  env PASTA_TS_B    a second pasta-ts command line, shown as pasta-ts-b (A/B runs)`;
 
 function die(msg, code = 2) {
   process.stderr.write(`bench: ${msg}\n`);
@@ -155,7 +157,7 @@ function measure(spec, timeoutSec) {
 
 function table(metrics, helpers, results) {
   const names = helpers.map((h) => h.name);
-  const peers = names.filter((n) => n !== 'pasta-ts');
+  const peers = names.filter((n) => !n.startsWith('pasta-ts'));
   const ratio = names.includes('pasta-ts') && peers.length > 0;
   const head = ['metric', 'unit', ...names, ...(ratio ? ['pasta-ts / best peer'] : [])];
   const rows = [head, head.map(() => '---')];
@@ -178,13 +180,14 @@ function table(metrics, helpers, results) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   // relative paths in $PASTA_TS: from here, not from the fake host's directory
-  const pastaTs = (process.env.PASTA_TS?.trim() || `${process.execPath} ${join(REPO, 'bin/pasta-ts.js')}`)
-    .split(/\s+/)
-    .map((w) => (w.includes('/') && !w.startsWith('/') && existsSync(w) ? resolve(w) : w));
+  const words = (line) => line.split(/\s+/).map((w) => (w.includes('/') && !w.startsWith('/') && existsSync(w) ? resolve(w) : w));
+  const pastaTs = words(process.env.PASTA_TS?.trim() || `${process.execPath} ${join(REPO, 'bin/pasta-ts.js')}`);
   process.env.PASTA_TS = pastaTs.join(' ');
+  const pastaTsB = process.env.PASTA_TS_B?.trim() ? words(process.env.PASTA_TS_B.trim()) : undefined;
+  if (pastaTsB) process.env.PASTA_TS_B = pastaTsB.join(' ');
   if (dropRoot()) return;
   process.env.PATH = `${process.env.PATH ?? '/usr/bin:/bin'}:/usr/sbin:/sbin`;
-  const all = helperTable(pastaTs);
+  const all = helperTable(pastaTs, pastaTsB);
   for (const n of opts.helpers) if (!all.some((h) => h.name === n)) die(`unknown helper ${n}\n${USAGE}`);
   const helpers = all.filter((h) => (opts.helpers.length ? opts.helpers.includes(h.name) : h.installed()));
   for (const h of helpers) if (!h.installed()) die(`${h.name} (${h.command}) is not installed or not built`, 1);
@@ -215,7 +218,7 @@ async function main() {
       for (const h of order) {
         if (interrupted) break;
         const t = Date.now();
-        const res = await measure({ helper: h.name, metric: m.name, time: opts.time, pastaTs }, m.timeout(opts.time));
+        const res = await measure({ helper: h.name, metric: m.name, time: opts.time, pastaTs, pastaTsB }, m.timeout(opts.time));
         const secs = ((Date.now() - t) / 1000).toFixed(1);
         const tag = `[round ${r + 1}/${opts.rounds}] ${m.name.padEnd(14)} ${h.name.padEnd(11)}`;
         if (interrupted) break;

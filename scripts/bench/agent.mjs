@@ -209,7 +209,7 @@ class Context {
 
 async function main() {
   const spec = JSON.parse(process.argv[2]);
-  const helper = helperTable(spec.pastaTs).find((h) => h.name === spec.helper);
+  const helper = helperTable(spec.pastaTs, spec.pastaTsB).find((h) => h.name === spec.helper);
   const metric = metricByName(spec.metric);
   if (!helper || !metric) throw new Error(`unknown helper or metric in ${process.argv[2]}`);
   const ctx = new Context(spec, helper);

@@ -83,13 +83,18 @@ const slirp = {
   installed: () => which('slirp4netns') !== undefined,
 };
 
-/** All helpers, in table order. pastaTs is the pasta-ts command line as words. */
-export function helperTable(pastaTs) {
+/**
+ * All helpers, in table order. pastaTs is the pasta-ts command line as words;
+ * pastaTsB, if given, a second pasta-ts build shown as pasta-ts-b (an A/B
+ * comparison in one interleaved run; never counted as a peer).
+ */
+export function helperTable(pastaTs, pastaTsB) {
   // the default `node <repo>/bin/pasta-ts.js` needs the compiled dist/
   const script = pastaTs.find((w) => w.endsWith('.js'));
   return [
     commandMode('pasta', ['pasta']),
     slirp,
     commandMode('pasta-ts', pastaTs, () => !script || readable(script.replace(/bin\/pasta-ts\.js$/, 'dist/bundle/main.js'))),
+    ...(pastaTsB ? [commandMode('pasta-ts-b', pastaTsB)] : []),
   ];
 }
