@@ -1,0 +1,347 @@
+// fastio: the few system calls of pasta-ts's hot path, as a Node-API addon.
+//
+// Node's own handles cost microseconds per frame where the kernel needs one:
+// a tap read through a stream handle delivers one frame per event-loop
+// wakeup, fs.writeSync builds a context object per call, and dgram.send
+// resolves its address string through dns.lookup and a nextTick before the
+// datagram leaves. Here a readable descriptor is polled on libuv's own loop
+// (uv_poll, no thread) and read until it is empty, calling back into
+// JavaScript once per frame or datagram inside one callback scope per
+// wakeup; writes and sends are one system call each.
+//
+// Exports (errors come back as negative errno values, never as exceptions,
+// since an EAGAIN on the hot path is routine):
+//   write(fd, buf, off, len)                  -> bytes written or -errno
+//   udpSocket(v6, rcvbuf, sndbuf)             -> fd (bound to port 0) or -errno
+//   sendTo4(fd, buf, off, len, addr, port)    -> bytes or -errno; addr a uint32
+//   sendTo6(fd, buf, off, len, a, aoff, port) -> bytes or -errno; a[aoff..+16)
+//   close(fd)                                 -> 0 or -errno
+//   poll(fd, mode, buf, off, cap, addr, cb)   -> handle; until stop(handle):
+//        mode 0 (read):  cb(n) for each read() of up to cap bytes into buf[off..]
+//        mode 1 (recv4): cb(n, port) per datagram, its source address in
+//                        addr[0..4); n > cap (the datagram's real length, its
+//                        tail cut off) when it did not fit
+//        mode 2 (recv6): likewise, the address in addr[0..16)
+//        An end of file or a read error other than EAGAIN (mode 0) calls cb(0)
+//        or cb(-errno) and stops the poll; in the recv modes an error calls
+//        cb(-errno, -1) and (but for EBADF and ENOTSOCK) polling goes on.
+//   stop(handle)                              stops polling (does not close fd);
+//                                             a second stop does nothing
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/** reads per wakeup, so that one busy descriptor cannot starve the rest */
+#define BURST 64
+
+enum { MODE_READ = 0, MODE_RECV4 = 1, MODE_RECV6 = 2 };
+
+struct poller {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref cb;
+  napi_ref buf;
+  napi_ref addr;
+  napi_ref resource;
+  napi_async_context actx;
+  uint8_t *data;
+  size_t cap;
+  uint8_t *addrp;
+  int fd;
+  int mode;
+  int stopped;
+  /** freed once both libuv has closed the handle and JavaScript has let go of it */
+  int closed;
+  int finalized;
+};
+
+#define CHECK(call)                                                                                                    \
+  do {                                                                                                                 \
+    if ((call) != napi_ok) return NULL;                                                                                \
+  } while (0)
+
+static napi_value num(napi_env env, double v) {
+  napi_value r;
+  napi_create_double(env, v, &r);
+  return r;
+}
+
+static int arg_int(napi_env env, napi_value v, int64_t *out) { return napi_get_value_int64(env, v, out) == napi_ok; }
+
+/** buf[off, off+len) of a Buffer argument, checked against its size. */
+static uint8_t *arg_span(napi_env env, napi_value b, napi_value o, napi_value l, size_t *len) {
+  void *p;
+  size_t size;
+  int64_t off, n;
+  if (napi_get_buffer_info(env, b, &p, &size) != napi_ok || !arg_int(env, o, &off) || !arg_int(env, l, &n)) return NULL;
+  if (off < 0 || n < 0 || (uint64_t)off + (uint64_t)n > size) return NULL;
+  *len = (size_t)n;
+  return (uint8_t *)p + off;
+}
+
+static napi_value bad_args(napi_env env, const char *what) {
+  napi_throw_type_error(env, NULL, what);
+  return NULL;
+}
+
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  int64_t fd;
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  uint8_t *p = argc == 4 && arg_int(env, a[0], &fd) ? arg_span(env, a[1], a[2], a[3], &len) : NULL;
+  if (!p) return bad_args(env, "write(fd, buffer, offset, length)");
+  ssize_t n = write((int)fd, p, len);
+  return num(env, n < 0 ? -errno : (double)n);
+}
+
+static napi_value js_udp_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  bool v6;
+  int64_t rcv, snd;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 3 || napi_get_value_bool(env, a[0], &v6) != napi_ok || !arg_int(env, a[1], &rcv) || !arg_int(env, a[2], &snd))
+    return bad_args(env, "udpSocket(v6, rcvbuf, sndbuf)");
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return num(env, -errno);
+  int one = 1, r = (int)rcv, s = (int)snd;
+  if (v6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (r > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &r, sizeof r);
+  if (s > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &s, sizeof s);
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  ss.ss_family = v6 ? AF_INET6 : AF_INET;
+  if (bind(fd, (struct sockaddr *)&ss, v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) < 0) {
+    int e = errno;
+    close(fd);
+    return num(env, -e);
+  }
+  return num(env, fd);
+}
+
+static napi_value js_send_to4(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value a[6];
+  int64_t fd, addr, port;
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  uint8_t *p = argc == 6 && arg_int(env, a[0], &fd) && arg_int(env, a[4], &addr) && arg_int(env, a[5], &port)
+                   ? arg_span(env, a[1], a[2], a[3], &len)
+                   : NULL;
+  if (!p) return bad_args(env, "sendTo4(fd, buffer, offset, length, addr, port)");
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl((uint32_t)addr)};
+  ssize_t n = sendto((int)fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&sin, sizeof sin);
+  return num(env, n < 0 ? -errno : (double)n);
+}
+
+static napi_value js_send_to6(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  int64_t fd, aoff, port;
+  size_t len, alen;
+  void *ap;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  uint8_t *p = argc == 7 && arg_int(env, a[0], &fd) && arg_int(env, a[5], &aoff) && arg_int(env, a[6], &port) &&
+                       napi_get_buffer_info(env, a[4], &ap, &alen) == napi_ok && aoff >= 0 && (uint64_t)aoff + 16 <= alen
+                   ? arg_span(env, a[1], a[2], a[3], &len)
+                   : NULL;
+  if (!p) return bad_args(env, "sendTo6(fd, buffer, offset, length, addrBuffer, addrOffset, port)");
+  struct sockaddr_in6 sin6;
+  memset(&sin6, 0, sizeof sin6);
+  sin6.sin6_family = AF_INET6;
+  sin6.sin6_port = htons((uint16_t)port);
+  memcpy(&sin6.sin6_addr, (uint8_t *)ap + aoff, 16);
+  ssize_t n = sendto((int)fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&sin6, sizeof sin6);
+  return num(env, n < 0 ? -errno : (double)n);
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  int64_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 1 || !arg_int(env, a[0], &fd)) return bad_args(env, "close(fd)");
+  return num(env, close((int)fd) < 0 ? -errno : 0);
+}
+
+static void poller_closed(uv_handle_t *h) {
+  struct poller *p = h->data;
+  napi_delete_reference(p->env, p->cb);
+  napi_delete_reference(p->env, p->buf);
+  if (p->addr) napi_delete_reference(p->env, p->addr);
+  napi_async_destroy(p->env, p->actx);
+  napi_delete_reference(p->env, p->resource);
+  p->closed = 1;
+  if (p->finalized) free(p);
+}
+
+static void poller_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  struct poller *p = data;
+  p->finalized = 1;
+  if (p->closed) free(p);
+}
+
+static void poller_stop(struct poller *p) {
+  if (p->stopped) return;
+  p->stopped = 1;
+  uv_poll_stop(&p->poll);
+  uv_close((uv_handle_t *)&p->poll, poller_closed);
+}
+
+/** One read or recvmsg; returns its length, or -errno. Fills the source for recv modes. */
+static ssize_t poller_read1(struct poller *p, int *port) {
+  if (p->mode == MODE_READ) {
+    ssize_t n = read(p->fd, p->data, p->cap);
+    return n < 0 ? -errno : n;
+  }
+  struct sockaddr_storage ss;
+  struct iovec iov = {.iov_base = p->data, .iov_len = p->cap};
+  struct msghdr mh = {.msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &iov, .msg_iovlen = 1};
+  ssize_t n = recvmsg(p->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+  if (n < 0) return -errno;
+  if (p->mode == MODE_RECV4 && ss.ss_family == AF_INET) {
+    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+    memcpy(p->addrp, &s->sin_addr, 4);
+    *port = ntohs(s->sin_port);
+  } else if (p->mode == MODE_RECV6 && ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+    memcpy(p->addrp, &s->sin6_addr, 16);
+    *port = ntohs(s->sin6_port);
+  } else {
+    *port = -1; /* not of the socket's family: the caller drops it */
+  }
+  return n; /* MSG_TRUNC: the datagram's real length, possibly more than cap */
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  (void)events;
+  struct poller *p = h->data;
+  napi_env env = p->env;
+  napi_handle_scope hs;
+  napi_callback_scope cs;
+  napi_value resource, cb, global, argv[2], ret;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+  napi_get_reference_value(env, p->resource, &resource);
+  napi_get_reference_value(env, p->cb, &cb);
+  napi_get_global(env, &global);
+  if (napi_open_callback_scope(env, resource, p->actx, &cs) != napi_ok) {
+    napi_close_handle_scope(env, hs);
+    return;
+  }
+  int argc = p->mode == MODE_READ ? 1 : 2;
+  if (status < 0) {
+    argv[0] = num(env, status);
+    argv[1] = num(env, -1);
+    poller_stop(p);
+    napi_call_function(env, global, cb, argc, argv, &ret);
+  } else {
+    for (int i = 0; i < BURST && !p->stopped; i++) {
+      int port = -1;
+      ssize_t n = poller_read1(p, &port);
+      if (n == -EAGAIN || n == -EWOULDBLOCK) break;
+      if (n == -EINTR) continue;
+      /* a UDP socket reports an ICMP error for an earlier datagram and reads on */
+      int fatal = p->mode == MODE_READ ? n <= 0 : n == -EBADF || n == -ENOTSOCK;
+      if (fatal) poller_stop(p);
+      argv[0] = num(env, (double)n);
+      argv[1] = num(env, port);
+      if (napi_call_function(env, global, cb, argc, argv, &ret) != napi_ok) break; /* an exception: raised below */
+      if (fatal) break;
+    }
+  }
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_callback_scope(env, cs);
+  napi_close_handle_scope(env, hs);
+}
+
+static napi_value js_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  int64_t fd, mode;
+  size_t cap;
+  napi_valuetype t;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  uint8_t *data = argc == 7 && arg_int(env, a[0], &fd) && arg_int(env, a[1], &mode) && mode >= MODE_READ && mode <= MODE_RECV6
+                      ? arg_span(env, a[2], a[3], a[4], &cap)
+                      : NULL;
+  if (!data || cap == 0 || napi_typeof(env, a[6], &t) != napi_ok || t != napi_function)
+    return bad_args(env, "poll(fd, mode, buffer, offset, capacity, addrBuffer, callback)");
+  void *ap = NULL;
+  size_t alen = 0;
+  if (mode != MODE_READ && (napi_get_buffer_info(env, a[5], &ap, &alen) != napi_ok || alen < (mode == MODE_RECV6 ? 16u : 4u)))
+    return bad_args(env, "poll: the address buffer must hold 4 (IPv4) or 16 (IPv6) bytes");
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  struct poller *p = calloc(1, sizeof *p);
+  if (!p) return bad_args(env, "poll: out of memory");
+  p->env = env;
+  p->data = data;
+  p->cap = cap;
+  p->addrp = ap;
+  p->fd = (int)fd;
+  p->mode = (int)mode;
+  p->poll.data = p;
+  int rc = uv_poll_init(loop, &p->poll, p->fd);
+  if (rc == 0) rc = uv_poll_start(&p->poll, UV_READABLE, on_poll);
+  if (rc != 0) {
+    /* a failed uv_poll_init leaves nothing to close; a failed start does */
+    if (p->poll.loop == loop && p->poll.type == UV_POLL) uv_close((uv_handle_t *)&p->poll, (uv_close_cb)free);
+    else free(p);
+    napi_throw_error(env, NULL, uv_strerror(rc));
+    return NULL;
+  }
+  napi_value resource, name, ext;
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "pasta-ts:poll", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &p->actx);
+  napi_create_reference(env, resource, 1, &p->resource);
+  napi_create_reference(env, a[6], 1, &p->cb);
+  napi_create_reference(env, a[2], 1, &p->buf);
+  if (mode != MODE_READ) napi_create_reference(env, a[5], 1, &p->addr);
+  CHECK(napi_create_external(env, p, poller_finalize, NULL, &ext));
+  return ext;
+}
+
+static napi_value js_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  void *p;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 1 || napi_get_value_external(env, a[0], &p) != napi_ok) return bad_args(env, "stop(handle)");
+  poller_stop(p);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {{"write", js_write},   {"udpSocket", js_udp_socket}, {"sendTo4", js_send_to4}, {"sendTo6", js_send_to6},
+             {"close", js_close},   {"poll", js_poll},            {"stop", js_stop}};
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));
+    CHECK(napi_set_named_property(env, exports, fns[i].name, f));
+  }
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,53 @@
+// The hot path's system calls in native code (native-shims/fastio.c): a
+// descriptor polled on libuv's loop and read until empty, one JavaScript
+// call per frame; write() and sendto() without Node's per-call wrappers.
+// Loaded once; when it is missing (built without Node's headers) callers use
+// Node's own handles instead.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { NATIVE_DIR } from '../ns/native.js';
+
+export const POLL_READ = 0;
+export const POLL_RECV4 = 1;
+export const POLL_RECV6 = 2;
+
+/** An active poll; stop() ends it. */
+export type PollHandle = { readonly __poll: unique symbol };
+
+export interface FastIo {
+  /** write(2): bytes written or -errno */
+  write(fd: number, buf: Buffer, off: number, len: number): number;
+  /** a non-blocking UDP socket bound to an ephemeral port: fd or -errno */
+  udpSocket(v6: boolean, rcvbuf: number, sndbuf: number): number;
+  sendTo4(fd: number, buf: Buffer, off: number, len: number, addr: number, port: number): number;
+  sendTo6(fd: number, buf: Buffer, off: number, len: number, addr: Buffer, addrOff: number, port: number): number;
+  close(fd: number): number;
+  /**
+   * Polls fd; on each wakeup reads until EAGAIN (at most 64 times) into
+   * buf[off, off+cap) and calls cb for each read: cb(n) in POLL_READ mode,
+   * cb(n, port) in the recv modes with the source address in addr (n > cap:
+   * the datagram did not fit). An error or end of file calls cb(-errno or 0)
+   * once and stops.
+   */
+  poll(fd: number, mode: number, buf: Buffer, off: number, cap: number, addr: Buffer | null, cb: (n: number, port: number) => void): PollHandle;
+  stop(h: PollHandle): void;
+}
+
+let loaded: FastIo | null | undefined;
+
+/** The addon, or null where it was not built. */
+export function fastIo(): FastIo | null {
+  if (loaded === undefined) {
+    try {
+      loaded = createRequire(import.meta.url)(path.join(NATIVE_DIR, 'fastio.node')) as FastIo;
+    } catch {
+      loaded = null;
+    }
+  }
+  return loaded;
+}
+
+/** Tests only: run without the addon (true) or with it again (false). */
+export function disableFastIoForTests(off: boolean): void {
+  loaded = off ? null : undefined;
+}

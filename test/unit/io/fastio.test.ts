@@ -1,0 +1,209 @@
+// The fastio addon (native-shims/fastio.c) against real descriptors: pipes,
+// datagram socket pairs and UDP sockets on loopback.
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type FastIo, POLL_READ, POLL_RECV4, POLL_RECV6, fastIo } from '../../../src/io/fastio.js';
+import { parse6 } from '../../../src/wire/ip.js';
+
+const io = fastIo() as FastIo;
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+/** A pipe as [read end, write end], non-blocking, closed after the test. */
+function pipe(): [number, number] {
+  const fds = pipeFds();
+  cleanups.push(() => fds.forEach((fd) => fs.closeSync(fd)));
+  return fds;
+}
+
+function pipeFds(): [number, number] {
+  // Node has no pipe(2); a FIFO in a temporary directory gives the same two ends
+  const dir = fs.mkdtempSync('/tmp/fastio-');
+  const p = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [p]);
+  const r = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const w = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  fs.rmSync(dir, { recursive: true });
+  return [r, w];
+}
+
+/** io.poll, stopped after the test (before its descriptor is closed: libuv must forget it first). */
+function poll(...args: Parameters<FastIo['poll']>): ReturnType<FastIo['poll']> {
+  const h = io.poll(...args);
+  cleanups.push(() => io.stop(h));
+  return h;
+}
+
+async function bound(type: 'udp4' | 'udp6'): Promise<dgram.Socket> {
+  const s = dgram.createSocket(type);
+  s.bind(0, type === 'udp4' ? '127.0.0.1' : '::1');
+  await once(s, 'listening');
+  cleanups.push(() => s.close());
+  return s;
+}
+
+describe('fastio', () => {
+  it('is built', () => {
+    expect(io).not.toBeNull();
+  });
+
+  it('write() returns the bytes written, or -errno (never throws)', () => {
+    const [r, w] = pipe();
+    expect(io.write(w, Buffer.from('xhello'), 1, 5)).toBe(5);
+    const got = Buffer.alloc(16);
+    expect(fs.readSync(r, got)).toBe(5);
+    expect(got.subarray(0, 5).toString()).toBe('hello');
+    expect(io.write(r, Buffer.from('x'), 0, 1)).toBe(-9); // EBADF: the read end
+    expect(io.write(987654, Buffer.from('x'), 0, 1)).toBe(-9);
+  });
+
+  it('refuses spans outside the buffer and wrong arguments', () => {
+    const [, w] = pipe();
+    expect(() => io.write(w, Buffer.alloc(4), 2, 3)).toThrow(TypeError);
+    expect(() => io.write(w, Buffer.alloc(4), -1, 1)).toThrow(TypeError);
+    expect(() => io.write(w, 'abc' as never, 0, 1)).toThrow(TypeError);
+    expect(() => io.sendTo6(w, Buffer.alloc(4), 0, 4, Buffer.alloc(15), 0, 1)).toThrow(TypeError);
+    expect(() => io.poll(w, 7, Buffer.alloc(4), 0, 4, null, () => {})).toThrow(TypeError);
+    expect(() => io.poll(w, POLL_RECV6, Buffer.alloc(4), 0, 4, Buffer.alloc(4), () => {})).toThrow(TypeError);
+    expect(() => io.poll(w, POLL_READ, Buffer.alloc(4), 0, 0, null, () => {})).toThrow(TypeError);
+  });
+
+  it('poll, read mode: each wakeup reads until empty, one call per read, into the given span', async () => {
+    const [r, w] = pipe();
+    const buf = Buffer.alloc(8);
+    const got: string[] = [];
+    const h = poll(r, POLL_READ, buf, 2, 4, null, (n) => got.push(buf.toString('latin1', 2, 2 + n)));
+    fs.writeSync(w, 'abcdefghij');
+    await vi.waitFor(() => expect(got).toEqual(['abcd', 'efgh', 'ij']));
+    expect(buf.subarray(0, 2)).toEqual(Buffer.alloc(2)); // nothing before the span
+    io.stop(h);
+    io.stop(h); // twice: nothing happens
+    fs.writeSync(w, 'more');
+    await new Promise((res) => setTimeout(res, 30));
+    expect(got).toHaveLength(3);
+  });
+
+  it('poll, read mode: end of file calls back with 0 once and stops', async () => {
+    const [r, w] = pipe();
+    const calls: number[] = [];
+    poll(r, POLL_READ, Buffer.alloc(64), 0, 64, null, (n) => calls.push(n));
+    fs.writeSync(w, 'last');
+    await vi.waitFor(() => expect(calls).toEqual([4]));
+    // closing the only write end: EOF
+    fs.closeSync(w);
+    cleanups.splice(0); // w is closed now; r below
+    cleanups.push(() => fs.closeSync(r));
+    await vi.waitFor(() => expect(calls).toEqual([4, 0]));
+    await new Promise((res) => setTimeout(res, 30));
+    expect(calls).toEqual([4, 0]);
+  });
+
+  it('UDP over IPv4: send to a peer, receive its replies with their source, oversized ones flagged', async () => {
+    const fd = io.udpSocket(false, 1 << 20, 1 << 20);
+    expect(fd).toBeGreaterThan(2);
+    cleanups.push(() => io.close(fd));
+    const peer = await bound('udp4');
+    const msgs: { msg: Buffer; port: number }[] = [];
+    peer.on('message', (msg, rinfo) => msgs.push({ msg, port: rinfo.port }));
+    const frame = Buffer.from('..ping..');
+    expect(io.sendTo4(fd, frame, 2, 4, 0x7f000001, peer.address().port)).toBe(4);
+    await vi.waitFor(() => expect(msgs).toHaveLength(1));
+    expect(msgs[0].msg.toString()).toBe('ping');
+
+    const buf = Buffer.alloc(32);
+    const src = Buffer.alloc(4);
+    const got: { n: number; port: number; text: string; src: string }[] = [];
+    poll(fd, POLL_RECV4, buf, 10, 8, src, (n, port) =>
+      got.push({ n, port, text: buf.toString('latin1', 10, 10 + Math.min(n, 8)), src: [...src].join('.') }),
+    );
+    const back = msgs[0].port;
+    peer.send('pong', back, '127.0.0.1');
+    peer.send('too long for 8', back, '127.0.0.1');
+    peer.send('', back, '127.0.0.1');
+    const me = peer.address().port;
+    await vi.waitFor(() => expect(got).toHaveLength(3));
+    expect(got).toEqual([
+      { n: 4, port: me, text: 'pong', src: '127.0.0.1' },
+      { n: 14, port: me, text: 'too long', src: '127.0.0.1' },
+      { n: 0, port: me, text: '', src: '127.0.0.1' },
+    ]);
+  });
+
+  it('UDP over IPv6: send and receive with the 16-byte source address', async () => {
+    const fd = io.udpSocket(true, 0, 0);
+    expect(fd).toBeGreaterThan(2);
+    cleanups.push(() => io.close(fd));
+    const peer = await bound('udp6');
+    const from: number[] = [];
+    peer.on('message', (msg, rinfo) => {
+      from.push(rinfo.port);
+      peer.send(Buffer.concat([Buffer.from('re:'), msg]), rinfo.port, '::1');
+    });
+    const buf = Buffer.alloc(64);
+    const src = Buffer.alloc(16);
+    const got: string[] = [];
+    poll(fd, POLL_RECV6, buf, 0, 64, src, (n, port) => {
+      expect(port).toBe(peer.address().port);
+      expect(src).toEqual(parse6('::1'));
+      got.push(buf.toString('latin1', 0, n));
+    });
+    const addr = Buffer.concat([Buffer.alloc(3), parse6('::1')]);
+    expect(io.sendTo6(fd, Buffer.from('six'), 0, 3, addr, 3, peer.address().port)).toBe(3);
+    await vi.waitFor(() => expect(got).toEqual(['re:six']));
+    // an IPv6 socket is IPv6-only
+    expect(io.sendTo4(fd, Buffer.from('x'), 0, 1, 0x7f000001, peer.address().port)).toBeLessThan(0);
+  });
+
+  it('an ICMP error for an earlier datagram does not stop a UDP poll', async () => {
+    const fd = io.udpSocket(false, 0, 0);
+    cleanups.push(() => io.close(fd));
+    const gone = await bound('udp4');
+    const closedPort = gone.address().port;
+    gone.close();
+    cleanups.splice(cleanups.length - 1, 1);
+    const peer = await bound('udp4');
+    const got: number[] = [];
+    const buf = Buffer.alloc(16);
+    poll(fd, POLL_RECV4, buf, 0, 16, Buffer.alloc(4), (n) => got.push(n));
+    io.sendTo4(fd, Buffer.from('x'), 0, 1, 0x7f000001, closedPort); // port unreachable
+    io.sendTo4(fd, Buffer.from('y'), 0, 1, 0x7f000001, peer.address().port);
+    const [, rinfo] = await once(peer, 'message');
+    peer.send('ok', rinfo.port, '127.0.0.1');
+    await vi.waitFor(() => expect(got.filter((n) => n >= 0)).toEqual([2]));
+  });
+
+  it('an exception thrown by a callback reaches the process as an uncaught exception', () => {
+    // in a child: the callback throws; its uncaughtException handler reports it
+    const script = `
+      import fs from 'node:fs';
+      import { fastIo, POLL_READ } from ${JSON.stringify(path.join(ROOT, 'dist/io/fastio.js'))};
+      process.on('uncaughtException', (e) => { console.log('caught:' + e.message); process.exit(0); });
+      const io = fastIo();
+      const fd = fs.openSync(${JSON.stringify('FIFO')}, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+      io.poll(fd, POLL_READ, Buffer.alloc(4), 0, 4, null, () => { throw new Error('from the callback'); });
+      fs.writeSync(fd, 'go');
+      setTimeout(() => { console.log('no exception'); process.exit(1); }, 2000);
+    `;
+    const dir = fs.mkdtempSync('/tmp/fastio-');
+    cleanups.push(() => fs.rmSync(dir, { recursive: true }));
+    execFileSync('mkfifo', [path.join(dir, 'fifo')]);
+    const out = runChild(script.replace('"FIFO"', JSON.stringify(path.join(dir, 'fifo'))));
+    expect(out).toContain('caught:from the callback');
+  });
+});
+
+function runChild(script: string): string {
+  try {
+    return execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  } catch (e) {
+    return String((e as { stdout?: string }).stdout ?? e);
+  }
+}
