@@ -5,16 +5,32 @@ import dgram from 'node:dgram';
 import type { FlowContext } from './context.js';
 import { IPPROTO_UDP, IPV4_HLEN, IPV6_HLEN, equal6, format4, format6, parse4, parse6 } from '../wire/ip.js';
 import { UDP_HLEN, newUdpView, parseUdp, writeUdp } from '../wire/udp.js';
+import { ETH_HLEN } from '../wire/ethernet.js';
+import { type FastIo, POLL_RECV4, POLL_RECV6, fastIo } from '../io/fastio.js';
 
 export const UDP_IDLE_MS = 180_000;
 
+/**
+ * A flow's host socket: the fastio addon's (sendto() straight from the
+ * guest's frame, replies received straight into the link's transmit buffer),
+ * or Node's dgram where the addon is missing.
+ */
+interface HostUdp {
+  /** sends buf[off, off+len); false if the socket could not take it */
+  send4(buf: Buffer, off: number, len: number, dst: number, port: number): boolean;
+  send6(buf: Buffer, off: number, len: number, dst: Buffer, port: number): boolean;
+  close(): void;
+}
+
 class UdpFlow {
-  readonly sock: dgram.Socket;
+  readonly sock: HostUdp;
   lastUse = Date.now();
   next: UdpFlow | undefined;
-  private lastDst = -1;
-  private lastDstStr = '';
-  /** the source address of the last reply, as Node gave it and parsed */
+  /** the guest's last IPv6 destination and where it goes on the host */
+  private readonly lastGuestDst6 = Buffer.alloc(16);
+  private lastHostDst6: Buffer | undefined;
+  private lastPort6 = -1;
+  /** the source address of the last reply (dgram: as Node gave it, parsed) */
   private lastSrcStr = '';
   private lastSrc4 = 0;
   private lastSrc6: Buffer | undefined;
@@ -31,31 +47,53 @@ class UdpFlow {
     readonly guest4: number,
     readonly guest6: Buffer | undefined,
     readonly guestPort: number,
+    sock: HostUdp | undefined,
   ) {
-    this.sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, recvBufferSize: 1 << 21, sendBufferSize: 1 << 21 });
-    this.sock.on('message', (msg, rinfo) => this.onReply(msg, rinfo));
-    this.sock.on('error', (e) => this.t.ctx.log.debug(`UDP socket for guest port ${guestPort}: ${e.message}`));
-    this.sock.bind(0);
+    this.sock = sock ?? this.dgramSocket();
+  }
+
+  private dgramSocket(): HostUdp {
+    const sock = dgram.createSocket({ type: this.v6 ? 'udp6' : 'udp4', ipv6Only: this.v6, recvBufferSize: 1 << 21, sendBufferSize: 1 << 21 });
+    sock.on('message', (msg, rinfo) => this.onDgram(msg, rinfo));
+    sock.on('error', (e) => this.t.ctx.log.debug(`UDP socket for guest port ${this.guestPort}: ${e.message}`));
+    sock.bind(0);
+    let dst = -1;
+    let dstStr = '';
+    return {
+      send4: (buf, off, len, d, port) => {
+        if (d !== dst) dstStr = format4((dst = d));
+        sock.send(Buffer.from(buf.subarray(off, off + len)), port, dstStr);
+        return true;
+      },
+      send6: (buf, off, len, d, port) => {
+        sock.send(Buffer.from(buf.subarray(off, off + len)), port, format6(d));
+        return true;
+      },
+      close: () => sock.close(),
+    };
   }
 
   send4(buf: Buffer, dst: number, port: number, off: number, len: number): void {
-    const hostDst = this.t.ctx.hostDst4(dst, port);
-    if (hostDst !== this.lastDst) {
-      this.lastDst = hostDst;
-      this.lastDstStr = format4(hostDst);
-    }
-    if (this.t.ctx.guestSrc4(hostDst, port) !== dst) this.remember(hostDst * 0x10000 + port, dst);
+    const ctx = this.t.ctx;
+    const hostDst = ctx.hostDst4(dst, port);
+    if (ctx.guestSrc4(hostDst, port) !== dst) this.remember(hostDst * 0x10000 + port, dst);
     this.lastUse = Date.now();
-    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, this.lastDstStr);
+    if (!this.sock.send4(buf, off, len, hostDst, port)) ctx.counters.drop('udp_host_send');
   }
 
   send6(buf: Buffer, dstOff: number, port: number, off: number, len: number): void {
-    const hostDst = this.t.ctx.hostDst6(buf, dstOff, port);
-    if (!equal6(this.t.ctx.guestSrc6(hostDst, port), 0, buf, dstOff)) {
-      this.remember(`${hostDst.toString('hex')}:${port}`, Buffer.from(buf.subarray(dstOff, dstOff + 16)));
+    const ctx = this.t.ctx;
+    let hostDst = this.lastHostDst6;
+    if (!hostDst || port !== this.lastPort6 || !equal6(buf, dstOff, this.lastGuestDst6, 0)) {
+      hostDst = this.lastHostDst6 = ctx.hostDst6(buf, dstOff, port);
+      this.lastPort6 = port;
+      buf.copy(this.lastGuestDst6, 0, dstOff, dstOff + 16);
+      if (!equal6(ctx.guestSrc6(hostDst, port), 0, buf, dstOff)) {
+        this.remember(`${hostDst.toString('hex')}:${port}`, Buffer.from(buf.subarray(dstOff, dstOff + 16)));
+      }
     }
     this.lastUse = Date.now();
-    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, format6(hostDst));
+    if (!this.sock.send6(buf, off, len, hostDst, port)) ctx.counters.drop('udp_host_send');
   }
 
   private remember(key: number | string, guestDst: number | Buffer): void {
@@ -63,25 +101,31 @@ class UdpFlow {
     this.peers.set(key, guestDst);
   }
 
-  private onReply(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const ctx = this.t.ctx;
-    this.lastUse = Date.now();
-    // Replies mostly come from the peer of the last one: parse its address once.
+  /** A reply through dgram: parse its source (mostly the last one's) and pass it on. */
+  private onDgram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const addr = rinfo.address;
     if (addr !== this.lastSrcStr) {
       this.lastSrcStr = addr;
       if (this.v6) this.lastSrc6 = parse6(addr);
       else this.lastSrc4 = parse4(addr);
     }
-    if (this.v6) {
-      const src = this.lastSrc6!;
-      const known = this.peers.size > 0 ? this.peers.get(`${src.toString('hex')}:${rinfo.port}`) as Buffer | undefined : undefined;
-      this.t.emit(true, known ?? ctx.guestSrc6(src, rinfo.port), rinfo.port, this.guest6!, this.guestPort, msg);
-    } else {
-      const src = this.lastSrc4;
-      const known = this.peers.size > 0 ? this.peers.get(src * 0x10000 + rinfo.port) as number | undefined : undefined;
-      this.t.emit(false, known ?? ctx.guestSrc4(src, rinfo.port), rinfo.port, this.guest4, this.guestPort, msg);
-    }
+    if (this.v6) this.onReply6(this.lastSrc6!, rinfo.port, msg, msg.length);
+    else this.onReply4(this.lastSrc4, rinfo.port, msg, msg.length);
+  }
+
+  /** A reply of len bytes, in msg, or (msg null) already in place in the link's transmit buffer. */
+  onReply4(src: number, port: number, msg: Buffer | null, len: number): void {
+    const ctx = this.t.ctx;
+    this.lastUse = Date.now();
+    const known = this.peers.size > 0 ? (this.peers.get(src * 0x10000 + port) as number | undefined) : undefined;
+    this.t.emit(false, known ?? ctx.guestSrc4(src, port), port, this.guest4, this.guestPort, msg, len);
+  }
+
+  onReply6(src: Buffer, port: number, msg: Buffer | null, len: number): void {
+    const ctx = this.t.ctx;
+    this.lastUse = Date.now();
+    const known = this.peers.size > 0 ? (this.peers.get(`${src.toString('hex')}:${port}`) as Buffer | undefined) : undefined;
+    this.t.emit(true, known ?? ctx.guestSrc6(src, port), port, this.guest6!, this.guestPort, msg, len);
   }
 
   matches(v6: boolean, buf: Buffer, srcOff: number, src4: number): boolean {
@@ -91,6 +135,41 @@ class UdpFlow {
   close(): void {
     this.sock.close();
   }
+}
+
+/**
+ * A host socket of the fastio addon for flow f, or undefined when the addon
+ * is missing. Replies are received into the link's transmit buffer where
+ * their payload goes in the frame to the guest, so that nothing is copied.
+ */
+function nativeSocket(io: FastIo, t: UdpTranslator, f: () => UdpFlow, v6: boolean): HostUdp | null {
+  const fd = io.udpSocket(v6, 1 << 21, 1 << 21);
+  if (fd < 0) {
+    t.ctx.log.debug(`cannot open a UDP socket: errno ${-fd}`);
+    return null;
+  }
+  const ctx = t.ctx;
+  const tx = ctx.link.tx;
+  const payload = ctx.link.ethOff + ETH_HLEN + (v6 ? IPV6_HLEN : IPV4_HLEN) + UDP_HLEN;
+  const cap = Math.max(0, Math.min(tx.length - payload, ctx.plan.mtu - (v6 ? IPV6_HLEN : IPV4_HLEN) - UDP_HLEN));
+  const src = Buffer.alloc(16);
+  const poll = io.poll(fd, v6 ? POLL_RECV6 : POLL_RECV4, tx, payload, Math.max(1, cap), src, (n, port) => {
+    if (n < 0 || port < 0) return; // an ICMP error for an earlier datagram, or not our family
+    if (n > cap) ctx.counters.drop('udp_to_guest_over_mtu');
+    else if (v6) f().onReply6(src, port, null, n);
+    else f().onReply4(src.readUInt32BE(0), port, null, n);
+  });
+  let closed = false;
+  return {
+    send4: (buf, off, len, dst, port) => io.sendTo4(fd, buf, off, len, dst, port) >= 0,
+    send6: (buf, off, len, dst, port) => io.sendTo6(fd, buf, off, len, dst, 0, port) >= 0,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      io.stop(poll);
+      io.close(fd);
+    },
+  };
 }
 
 /** The way back for a datagram that came in through a forwarded port. */
@@ -108,7 +187,12 @@ export class UdpTranslator {
   private readonly sweeper: NodeJS.Timeout;
   count = 0;
 
-  constructor(readonly ctx: FlowContext, private readonly idleMs = UDP_IDLE_MS, private readonly maxFlows = 4096) {
+  constructor(
+    readonly ctx: FlowContext,
+    private readonly idleMs = UDP_IDLE_MS,
+    private readonly maxFlows = 4096,
+    private readonly io: FastIo | null = fastIo(),
+  ) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(10_000, idleMs / 2));
     this.sweeper.unref();
   }
@@ -140,7 +224,17 @@ export class UdpTranslator {
         this.ctx.counters.drop('udp_table_full');
         return;
       }
-      f = new UdpFlow(this, v6, src4, v6 ? Buffer.from(buf.subarray(srcOff, srcOff + 16)) : undefined, u.srcPort);
+      let sock: HostUdp | undefined;
+      if (this.io) {
+        const made = nativeSocket(this.io, this, () => flow!, v6);
+        if (!made) {
+          this.ctx.counters.drop('udp_host_socket');
+          return;
+        }
+        sock = made;
+      }
+      const flow: UdpFlow = new UdpFlow(this, v6, src4, v6 ? Buffer.from(buf.subarray(srcOff, srcOff + 16)) : undefined, u.srcPort, sock);
+      f = flow;
       f.next = this.flows.get(u.srcPort);
       this.flows.set(u.srcPort, f);
       this.count++;
@@ -157,14 +251,17 @@ export class UdpTranslator {
     const known = this.inboundPeers.get(key);
     if (known) known.lastUse = Date.now();
     else if (this.inboundPeers.size < this.maxFlows) this.inboundPeers.set(key, { sock, address, port, lastUse: Date.now() });
-    if (v6) this.emit(true, remote as Buffer, port, this.ctx.plan.v6!.addr, guestPort, msg);
-    else this.emit(false, remote as number, port, this.ctx.plan.v4!.addr, guestPort, msg);
+    if (v6) this.emit(true, remote as Buffer, port, this.ctx.plan.v6!.addr, guestPort, msg, msg.length);
+    else this.emit(false, remote as number, port, this.ctx.plan.v4!.addr, guestPort, msg, msg.length);
   }
 
-  /** Sends a datagram to the guest. */
-  emit(v6: boolean, src: number | Buffer, srcPort: number, dst: number | Buffer, dstPort: number, msg: Buffer): void {
+  /**
+   * Sends a datagram of len bytes to the guest: msg, or (msg null) the
+   * payload already in the link's transmit buffer where the frame needs it.
+   */
+  emit(v6: boolean, src: number | Buffer, srcPort: number, dst: number | Buffer, dstPort: number, msg: Buffer | null, len: number): void {
     const ctx = this.ctx;
-    const l4Len = UDP_HLEN + msg.length;
+    const l4Len = UDP_HLEN + len;
     if (l4Len + (v6 ? IPV6_HLEN : IPV4_HLEN) > ctx.plan.mtu) {
       ctx.counters.drop('udp_to_guest_over_mtu');
       return;
@@ -172,11 +269,13 @@ export class UdpTranslator {
     const tx = ctx.link.tx;
     if (v6) {
       const l4 = ctx.begin6(src as Buffer, dst as Buffer, IPPROTO_UDP, l4Len);
-      msg.copy(tx, writeUdp(tx, l4, srcPort, dstPort, msg.length));
+      const at = writeUdp(tx, l4, srcPort, dstPort, len);
+      if (msg) msg.copy(tx, at, 0, len);
       ctx.finish6(IPPROTO_UDP, l4, l4Len, 6);
     } else {
       const l4 = ctx.begin4(src as number, dst as number, IPPROTO_UDP, l4Len);
-      msg.copy(tx, writeUdp(tx, l4, srcPort, dstPort, msg.length));
+      const at = writeUdp(tx, l4, srcPort, dstPort, len);
+      if (msg) msg.copy(tx, at, 0, len);
       ctx.finish4(src as number, dst as number, IPPROTO_UDP, l4, l4Len, 6);
     }
   }

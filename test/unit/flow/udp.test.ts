@@ -1,5 +1,6 @@
 import os from 'node:os';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { disableFastIoForTests, fastIo } from '../../../src/io/fastio.js';
 import { UdpTranslator } from '../../../src/flow/udp.js';
 import { IPPROTO_UDP, format6, parse4, parse6 } from '../../../src/wire/ip.js';
 import { l4Checksum, onesSum, pseudoHeader } from '../helpers/csum.js';
@@ -29,7 +30,15 @@ function useUdp(env: Env, idleMs: number, maxFlows?: number): UdpTranslator {
   return u;
 }
 
-describe('UDP', () => {
+// Host sockets come from the fastio addon (native-shims/fastio.c) when it is
+// built, else from Node's dgram: every test runs with each.
+describe.each(['fastio', 'dgram'] as const)('UDP with %s sockets', (kind) => {
+  beforeEach(() => disableFastIoForTests(kind === 'dgram'));
+  afterAll(() => disableFastIoForTests(false));
+
+  it.runIf(kind === 'fastio')('the addon is built and loads', () => {
+    expect(fastIo()).not.toBeNull();
+  });
   it('a datagram to the mapped gateway reaches 127.0.0.1; the reply comes back from the gateway, checksummed', async () => {
     const env = newEnv();
     const srv = await server();
