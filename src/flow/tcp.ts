@@ -10,6 +10,7 @@
 // reads from the host socket, so the host kernel's window closes in turn.
 import net from 'node:net';
 import { BufferPool, CHUNK } from './bufpool.js';
+import { type FastIo, fastIo } from '../io/fastio.js';
 import type { FlowContext } from './context.js';
 import { TCP_CLOSE, tcpState } from '../ns/sys.js';
 import { format4, format6, IPPROTO_TCP, IPV4_HLEN, IPV6_HLEN, equal6 } from '../wire/ip.js';
@@ -53,6 +54,12 @@ const RTO_MAX_MS = 10_000;
 const MAX_RETRIES = 12;
 const CONNECT_TIMEOUT_MS = 30_000;
 
+/** The descriptor under a connected net.Socket, or -1. */
+function fdOf(sock: net.Socket): number {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return fd !== undefined && fd >= 0 ? fd : -1;
+}
+
 const enum State {
   /** guest sent SYN, host socket connecting */
   Connecting,
@@ -69,6 +76,9 @@ export interface TcpStats {
   opened: number;
   refused: number;
   retransmits: number;
+  /** guest data written to host sockets straight from the frame, and through Node's streams (bytes) */
+  directBytes: number;
+  streamBytes: number;
 }
 
 export class TcpConn {
@@ -131,6 +141,8 @@ export class TcpConn {
   };
   ackPending = false;
   private delack: NodeJS.Timeout | undefined;
+  /** the host socket's descriptor once connected, for direct writes; -1 until then */
+  private hostFd = -1;
 
   constructor(
     private readonly t: TcpTranslator,
@@ -183,6 +195,7 @@ export class TcpConn {
       this.mss = 536;
       this.sock = from.accepted;
       this.sock.setNoDelay(true);
+      this.hostFd = fdOf(this.sock);
     }
     this.sock.on('data', (d: Buffer) => this.onHostData(d));
     this.sock.on('end', () => this.onHostEnd());
@@ -190,7 +203,10 @@ export class TcpConn {
     this.sock.on('timeout', () => {
       if (this.state === State.Connecting) this.onHostError(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
     });
-    this.sock.on('close', () => this.maybeDone());
+    this.sock.on('close', () => {
+      this.hostFd = -1;
+      this.maybeDone();
+    });
     if (this.state === State.SynToGuest) {
       this.sendSyn();
       this.armTimer();
@@ -210,6 +226,7 @@ export class TcpConn {
 
   private onConnect(): void {
     this.sock.setTimeout(0);
+    this.hostFd = fdOf(this.sock);
     this.state = State.SynSent;
     this.sendSynAck();
     this.armTimer();
@@ -305,8 +322,8 @@ export class TcpConn {
     // apart, and an aborted download must not reach the guest as complete.
     // (Once we have sent our own FIN, a normal close also ends in TCP_CLOSE:
     // the kernel hands the connection to a time-wait socket.)
-    const fd = (this.sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (!this.guestFin && fd !== undefined && fd >= 0 && tcpState(fd) === TCP_CLOSE) {
+    const fd = fdOf(this.sock);
+    if (!this.guestFin && fd >= 0 && tcpState(fd) === TCP_CLOSE) {
       this.onHostError(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
       return;
     }
@@ -476,9 +493,28 @@ export class TcpConn {
     }
   }
 
-  /** Copies guest data (the frame buffer is reused) into pooled buffers for the host socket. */
+  /**
+   * Hands guest data to the host socket. While Node holds nothing for it,
+   * the data goes to the kernel by one write() straight from the frame;
+   * whatever the kernel does not take (or everything, without the fastio
+   * addon) is copied into pooled buffers (the frame buffer is reused) and
+   * queued behind Node's stream, which keeps the order from then on.
+   */
   private writeHost(buf: Buffer, off: number, len: number): void {
+    const io = this.t.io;
+    if (io && this.hostFd >= 0 && this.unflushed === 0 && this.sock.writableLength === 0) {
+      const n = io.write(this.hostFd, buf, off, len);
+      if (n > 0) this.t.stats.directBytes += n;
+      if (n === len) return;
+      // EAGAIN or a short write: Node's stream takes the rest. On an error
+      // (EPIPE, ECONNRESET) it writes it again and reports the error.
+      if (n > 0) {
+        off += n;
+        len -= n;
+      }
+    }
     const pool = this.t.pool;
+    this.t.stats.streamBytes += len;
     for (let p = off, end = off + len; p < end; ) {
       const n = Math.min(CHUNK, end - p);
       const chunk = pool.get();
@@ -682,6 +718,7 @@ export class TcpConn {
   close(): void {
     if (this.state === State.Closed) return;
     this.state = State.Closed;
+    this.hostFd = -1; // the number may soon be another descriptor's
     this.stopTimer();
     if (this.delack) clearTimeout(this.delack);
     if (!this.sock.destroyed) this.sock.destroy();
@@ -710,7 +747,7 @@ export class TcpTranslator {
   private readonly dirty = new Set<TcpConn>();
   private flushScheduled = false;
   private readonly seg = newTcpView();
-  readonly stats: TcpStats = { conns: 0, opened: 0, refused: 0, retransmits: 0 };
+  readonly stats: TcpStats = { conns: 0, opened: 0, refused: 0, retransmits: 0, directBytes: 0, streamBytes: 0 };
   readonly pool = new BufferPool();
   /** where every host read lands before it is copied into a connection's queue */
   readonly readBuf = Buffer.alloc(CHUNK);
@@ -731,7 +768,7 @@ export class TcpTranslator {
     for (const c of this.paused) c.resumeIfRoom();
   }
 
-  constructor(readonly ctx: FlowContext, private readonly maxConns = 16384) {}
+  constructor(readonly ctx: FlowContext, private readonly maxConns = 16384, readonly io: FastIo | null = fastIo()) {}
 
   /** A TCP segment from the guest; ip fields come from the parsed IP header. */
   onGuestSegment(buf: Buffer, v6: boolean, srcOff: number, dstOff: number, src4: number, dst4: number, l4Off: number, l4Len: number): void {
