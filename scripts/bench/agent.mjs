@@ -118,7 +118,10 @@ class Context {
       try {
         const st = readFileSync(`/proc/${e}/stat`, 'latin1');
         if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) !== this.helperPid) continue;
-        if (readFileSync(`/proc/${e}/cmdline`, 'latin1').includes('dist/bundle/main.js')) return Number(e);
+        // Node running the working stage; not the namespace agent
+        // (pasta-ts-launch), whose argv holds the same words after `--`
+        const argv = readFileSync(`/proc/${e}/cmdline`, 'latin1').split('\0');
+        if (/(^|\/)node[\d.]*$/.test(argv[0]) && argv.some((w) => w.endsWith('dist/bundle/main.js'))) return Number(e);
       } catch {
         /* gone */
       }
@@ -200,10 +203,32 @@ class Context {
     return waitForLine(child, re, timeoutMs, what);
   }
 
-  cleanup() {
+  /**
+   * Ends everything started. The helper gets SIGTERM first and up to 3 s to
+   * exit, so that what it writes at exit (node --cpu-prof's profile) is
+   * written; then whatever is left gets SIGKILL.
+   */
+  async cleanup() {
+    if (this.measuredPid) {
+      try {
+        process.kill(this.measuredPid, 'SIGTERM');
+        for (let i = 0; i < 300 && running(this.measuredPid); i++) await new Promise((r) => setTimeout(r, 10));
+      } catch {
+        /* already gone */
+      }
+    }
     for (const c of this.children.reverse()) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
+  }
+}
+
+/** Whether pid is a process that has not exited (a zombie has). */
+function running(pid) {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
   }
 }
 
@@ -219,7 +244,7 @@ async function main() {
     if (!Number.isFinite(value)) throw new Error(`no number (${value})`);
     process.stdout.write(`${JSON.stringify({ value, detail: ctx.notes.join(' ') })}\n`);
   } finally {
-    ctx.cleanup();
+    await ctx.cleanup();
   }
 }
 
