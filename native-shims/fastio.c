@@ -16,6 +16,7 @@
 //   sendTo4(fd, buf, off, len, addr, port)    -> bytes or -errno; addr a uint32
 //   sendTo6(fd, buf, off, len, a, aoff, port) -> bytes or -errno; a[aoff..+16)
 //   close(fd)                                 -> 0 or -errno
+//   tcpState(fd)                              -> the kernel's TCP state (TCP_INFO) or -errno
 //   poll(fd, mode, buf, off, cap, addr, cb)   -> handle; until stop(handle):
 //        mode 0 (read):  cb(n) for each read() of up to cap bytes into buf[off..]
 //        mode 1 (recv4): cb(n, port) per datagram, its source address in
@@ -33,6 +34,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,18 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
   if (argc != 1 || !arg_int(env, a[0], &fd)) return bad_args(env, "close(fd)");
   return num(env, close((int)fd) < 0 ? -errno : 0);
+}
+
+static napi_value js_tcp_state(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  int64_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 1 || !arg_int(env, a[0], &fd)) return bad_args(env, "tcpState(fd)");
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  if (getsockopt((int)fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) return num(env, -errno);
+  return num(env, ti.tcpi_state);
 }
 
 static void poller_closed(uv_handle_t *h) {
@@ -335,7 +349,7 @@ static napi_value init(napi_env env, napi_value exports) {
     const char *name;
     napi_callback fn;
   } fns[] = {{"write", js_write},   {"udpSocket", js_udp_socket}, {"sendTo4", js_send_to4}, {"sendTo6", js_send_to6},
-             {"close", js_close},   {"poll", js_poll},            {"stop", js_stop}};
+             {"close", js_close},   {"poll", js_poll},            {"stop", js_stop},        {"tcpState", js_tcp_state}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

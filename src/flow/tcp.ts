@@ -323,7 +323,7 @@ export class TcpConn {
     // (Once we have sent our own FIN, a normal close also ends in TCP_CLOSE:
     // the kernel hands the connection to a time-wait socket.)
     const fd = fdOf(this.sock);
-    if (!this.guestFin && fd >= 0 && tcpState(fd) === TCP_CLOSE) {
+    if (!this.guestFin && fd >= 0 && (this.t.io ? this.t.io.tcpState(fd) : tcpState(fd)) === TCP_CLOSE) {
       this.onHostError(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
       return;
     }

@@ -22,6 +22,8 @@ export interface FastIo {
   sendTo4(fd: number, buf: Buffer, off: number, len: number, addr: number, port: number): number;
   sendTo6(fd: number, buf: Buffer, off: number, len: number, addr: Buffer, addrOff: number, port: number): number;
   close(fd: number): number;
+  /** the kernel's TCP state of a socket (TCP_INFO's tcpi_state), or -errno */
+  tcpState(fd: number): number;
   /**
    * Polls fd; on each wakeup reads until EAGAIN (at most 64 times) into
    * buf[off, off+cap) and calls cb for each read: cb(n) in POLL_READ mode,

@@ -2,6 +2,7 @@
 // datagram socket pairs and UDP sockets on loopback.
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -180,10 +181,29 @@ describe('fastio', () => {
     await vi.waitFor(() => expect(got.filter((n) => n >= 0)).toEqual([2]));
   });
 
+  it('tcpState() reads the kernel\'s TCP state: ESTABLISHED (1), CLOSE (7) after a reset, -errno for no socket', async () => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    cleanups.push(() => srv.close());
+    const accepted = once(srv, 'connection');
+    const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+    await once(c, 'connect');
+    const [s] = (await accepted) as [net.Socket];
+    const fd = (c as unknown as { _handle: { fd: number } })._handle.fd;
+    expect(io.tcpState(fd)).toBe(1);
+    s.resetAndDestroy();
+    await vi.waitFor(() => expect(io.tcpState(fd)).toBe(7));
+    c.destroy();
+    const [r] = pipe();
+    expect(io.tcpState(r)).toBe(-88); // ENOTSOCK
+  });
+
   it('an exception thrown by a callback reaches the process as an uncaught exception', () => {
     // in a child: the callback throws; its uncaughtException handler reports it
     const script = `
       import fs from 'node:fs';
+import net from 'node:net';
       import { fastIo, POLL_READ } from ${JSON.stringify(path.join(ROOT, 'dist/io/fastio.js'))};
       process.on('uncaughtException', (e) => { console.log('caught:' + e.message); process.exit(0); });
       const io = fastIo();
