@@ -167,24 +167,30 @@ static napi_value js_send_to6(napi_env env, napi_callback_info info) {
   return num(env, n < 0 ? -errno : (double)n);
 }
 
-static napi_value js_close(napi_env env, napi_callback_info info) {
+/** The one descriptor argument of close() and tcpState(), or -1 (an exception pending). */
+static int arg_fd1(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value a[1];
   int64_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 1 || !arg_int(env, a[0], &fd)) return bad_args(env, "close(fd)");
-  return num(env, close((int)fd) < 0 ? -errno : 0);
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 1 || !arg_int(env, a[0], &fd) || fd < 0 || fd > INT32_MAX) {
+    bad_args(env, usage);
+    return -1;
+  }
+  return (int)fd;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  int fd = arg_fd1(env, info, "close(fd)");
+  if (fd < 0) return NULL;
+  return num(env, close(fd) < 0 ? -errno : 0);
 }
 
 static napi_value js_tcp_state(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value a[1];
-  int64_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 1 || !arg_int(env, a[0], &fd)) return bad_args(env, "tcpState(fd)");
+  int fd = arg_fd1(env, info, "tcpState(fd)");
+  if (fd < 0) return NULL;
   struct tcp_info ti;
   socklen_t len = sizeof ti;
-  if (getsockopt((int)fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) return num(env, -errno);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) return num(env, -errno);
   return num(env, ti.tcpi_state);
 }
 

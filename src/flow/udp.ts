@@ -2,6 +2,7 @@
 // replies from any peer find their way back, with an idle timeout (pasta's
 // default is 180 s).
 import dgram from 'node:dgram';
+import os from 'node:os';
 import type { FlowContext } from './context.js';
 import { IPPROTO_UDP, IPV4_HLEN, IPV6_HLEN, equal6, format4, format6, parse4, parse6 } from '../wire/ip.js';
 import { UDP_HLEN, newUdpView, parseUdp, writeUdp } from '../wire/udp.js';
@@ -145,7 +146,7 @@ class UdpFlow {
 function nativeSocket(io: FastIo, t: UdpTranslator, f: () => UdpFlow, v6: boolean): HostUdp | null {
   const fd = io.udpSocket(v6, 1 << 21, 1 << 21);
   if (fd < 0) {
-    t.ctx.log.debug(`cannot open a UDP socket: errno ${-fd}`);
+    t.ctx.log.debug(`UDP socket for a guest flow: ${errnoName(-fd)}`);
     return null;
   }
   const ctx = t.ctx;
@@ -309,6 +310,12 @@ export class UdpTranslator {
   }
 }
 
+
+/** EMFILE for 24: the name Node's own errors give. */
+function errnoName(errno: number): string {
+  for (const [name, n] of Object.entries(os.constants.errno)) if (n === errno) return name;
+  return `errno ${errno}`;
+}
 
 function inboundKey(v6: boolean, guestPort: number, remote: string | number, remotePort: number): string {
   return `${v6 ? 6 : 4}:${guestPort}:${remote}:${remotePort}`;
