@@ -26,6 +26,18 @@
 //        An end of file or a read error other than EAGAIN (mode 0) calls cb(0)
 //        or cb(-errno) and stops the poll; in the recv modes an error calls
 //        cb(-errno, -1) and (but for EBADF and ENOTSOCK) polling goes on.
+//        mode 3 (stream): a connected or connecting TCP socket, polled for
+//                        what pollEvents() set (at first: writable only).
+//                        Writable: cb(0, 1). Readable: cb(n, 0) per read()
+//                        until EAGAIN, n = 0 at end of file, -errno on an
+//                        error; nothing stops by itself.
+//   pollEvents(handle, events)                stream mode: poll for events (1 readable, 2 writable; 0: nothing)
+//   tcpConnect4(addr, port), tcpConnect6(a, aoff, port)
+//                                             -> fd of a non-blocking TCP socket (TCP_NODELAY) whose
+//                                                connect() is under way, or -errno
+//   sockError(fd)                             -> SO_ERROR (0: connected) or -errno
+//   shutdownWrite(fd)                         -> 0 or -errno (shutdown(SHUT_WR))
+//   lingerZero(fd)                            -> 0 or -errno: close() then sends RST
 //   stop(handle)                              stops polling (does not close fd);
 //                                             a second stop does nothing
 #define NAPI_VERSION 8
@@ -44,7 +56,7 @@
 /** reads per wakeup, so that one busy descriptor cannot starve the rest */
 #define BURST 64
 
-enum { MODE_READ = 0, MODE_RECV4 = 1, MODE_RECV6 = 2 };
+enum { MODE_READ = 0, MODE_RECV4 = 1, MODE_RECV6 = 2, MODE_STREAM = 3 };
 
 struct poller {
   uv_poll_t poll;
@@ -59,6 +71,8 @@ struct poller {
   uint8_t *addrp;
   int fd;
   int mode;
+  /** what is polled for now: UV_READABLE | UV_WRITABLE (stream mode changes it) */
+  int events;
   int stopped;
   /** freed once both libuv has closed the handle and JavaScript has let go of it */
   int closed;
@@ -245,8 +259,35 @@ static ssize_t poller_read1(struct poller *p, int *port) {
   return n; /* MSG_TRUNC: the datagram's real length, possibly more than cap */
 }
 
+/** cb(a, b); false if it threw (the exception stays pending). */
+static int call2(struct poller *p, napi_value global, napi_value cb, double a, double b) {
+  napi_value argv[2], ret;
+  argv[0] = num(p->env, a);
+  argv[1] = num(p->env, b);
+  return napi_call_function(p->env, global, cb, 2, argv, &ret) == napi_ok;
+}
+
+static void poll_stream(struct poller *p, int status, int events, napi_value global, napi_value cb) {
+  if (status < 0) {
+    /* libuv reports EPOLLERR as UV_EBADF (and stops polling): the socket's own error says more */
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err > 0) status = -err;
+    call2(p, global, cb, status, 0);
+    return;
+  }
+  if ((events & UV_WRITABLE) && (p->events & UV_WRITABLE) && !call2(p, global, cb, 0, 1)) return;
+  if (!(events & UV_READABLE)) return;
+  /* JavaScript may pause reading (or stop) from within the callback */
+  for (int i = 0; i < BURST && !p->stopped && (p->events & UV_READABLE); i++) {
+    ssize_t n = read(p->fd, p->data, p->cap);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (!call2(p, global, cb, n < 0 ? -errno : (double)n, 0) || n <= 0) break;
+  }
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
-  (void)events;
   struct poller *p = h->data;
   napi_env env = p->env;
   napi_handle_scope hs;
@@ -261,7 +302,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     return;
   }
   int argc = p->mode == MODE_READ ? 1 : 2;
-  if (status < 0) {
+  if (p->mode == MODE_STREAM) {
+    poll_stream(p, status, events, global, cb);
+  } else if (status < 0) {
     argv[0] = num(env, status);
     argv[1] = num(env, -1);
     poller_stop(p);
@@ -299,14 +342,14 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   size_t cap;
   napi_valuetype t;
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  uint8_t *data = argc == 7 && arg_int(env, a[0], &fd) && arg_int(env, a[1], &mode) && mode >= MODE_READ && mode <= MODE_RECV6
+  uint8_t *data = argc == 7 && arg_int(env, a[0], &fd) && arg_int(env, a[1], &mode) && mode >= MODE_READ && mode <= MODE_STREAM
                       ? arg_span(env, a[2], a[3], a[4], &cap)
                       : NULL;
   if (!data || cap == 0 || napi_typeof(env, a[6], &t) != napi_ok || t != napi_function)
     return bad_args(env, "poll(fd, mode, buffer, offset, capacity, addrBuffer, callback)");
   void *ap = NULL;
   size_t alen = 0;
-  if (mode != MODE_READ && (napi_get_buffer_info(env, a[5], &ap, &alen) != napi_ok || alen < (mode == MODE_RECV6 ? 16u : 4u)))
+  if ((mode == MODE_RECV4 || mode == MODE_RECV6) && (napi_get_buffer_info(env, a[5], &ap, &alen) != napi_ok || alen < (mode == MODE_RECV6 ? 16u : 4u)))
     return bad_args(env, "poll: the address buffer must hold 4 (IPv4) or 16 (IPv6) bytes");
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
@@ -318,9 +361,10 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   p->addrp = ap;
   p->fd = (int)fd;
   p->mode = (int)mode;
+  p->events = mode == MODE_STREAM ? UV_WRITABLE : UV_READABLE;
   p->poll.data = p;
   int rc = uv_poll_init(loop, &p->poll, p->fd);
-  if (rc == 0) rc = uv_poll_start(&p->poll, UV_READABLE, on_poll);
+  if (rc == 0) rc = uv_poll_start(&p->poll, p->events, on_poll);
   if (rc != 0) {
     /* a failed uv_poll_init leaves nothing to close; a failed start does */
     if (p->poll.loop == loop && p->poll.type == UV_POLL) uv_close((uv_handle_t *)&p->poll, (uv_close_cb)free);
@@ -335,7 +379,7 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   napi_create_reference(env, resource, 1, &p->resource);
   napi_create_reference(env, a[6], 1, &p->cb);
   napi_create_reference(env, a[2], 1, &p->buf);
-  if (mode != MODE_READ) napi_create_reference(env, a[5], 1, &p->addr);
+  if (mode == MODE_RECV4 || mode == MODE_RECV6) napi_create_reference(env, a[5], 1, &p->addr);
   CHECK(napi_create_external(env, p, poller_finalize, NULL, &ext));
   return ext;
 }
@@ -350,12 +394,93 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_poll_events(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  struct poller *p;
+  int64_t ev;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 2 || napi_get_value_external(env, a[0], (void **)&p) != napi_ok || !arg_int(env, a[1], &ev) || ev < 0 || ev > 3)
+    return bad_args(env, "pollEvents(handle, events)");
+  if (p->stopped || p->mode != MODE_STREAM || p->events == (int)ev) return NULL;
+  p->events = (int)ev;
+  int rc = ev ? uv_poll_start(&p->poll, p->events, on_poll) : uv_poll_stop(&p->poll);
+  if (rc != 0) napi_throw_error(env, NULL, uv_strerror(rc));
+  return NULL;
+}
+
+/** A non-blocking TCP socket connecting to sa, or -errno. */
+static int tcp_connect(const struct sockaddr *sa, socklen_t len) {
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+static napi_value js_tcp_connect4(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  int64_t addr, port;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 2 || !arg_int(env, a[0], &addr) || !arg_int(env, a[1], &port)) return bad_args(env, "tcpConnect4(addr, port)");
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl((uint32_t)addr)};
+  return num(env, tcp_connect((struct sockaddr *)&sin, sizeof sin));
+}
+
+static napi_value js_tcp_connect6(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  int64_t aoff, port;
+  void *ap;
+  size_t alen;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 3 || napi_get_buffer_info(env, a[0], &ap, &alen) != napi_ok || !arg_int(env, a[1], &aoff) || !arg_int(env, a[2], &port) ||
+      aoff < 0 || (uint64_t)aoff + 16 > alen)
+    return bad_args(env, "tcpConnect6(addrBuffer, addrOffset, port)");
+  struct sockaddr_in6 sin6;
+  memset(&sin6, 0, sizeof sin6);
+  sin6.sin6_family = AF_INET6;
+  sin6.sin6_port = htons((uint16_t)port);
+  memcpy(&sin6.sin6_addr, (uint8_t *)ap + aoff, 16);
+  return num(env, tcp_connect((struct sockaddr *)&sin6, sizeof sin6));
+}
+
+static napi_value js_sock_error(napi_env env, napi_callback_info info) {
+  int fd = arg_fd1(env, info, "sockError(fd)");
+  if (fd < 0) return NULL;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return num(env, -errno);
+  return num(env, err);
+}
+
+static napi_value js_shutdown_write(napi_env env, napi_callback_info info) {
+  int fd = arg_fd1(env, info, "shutdownWrite(fd)");
+  if (fd < 0) return NULL;
+  return num(env, shutdown(fd, SHUT_WR) < 0 ? -errno : 0);
+}
+
+static napi_value js_linger_zero(napi_env env, napi_callback_info info) {
+  int fd = arg_fd1(env, info, "lingerZero(fd)");
+  if (fd < 0) return NULL;
+  struct linger l = {.l_onoff = 1, .l_linger = 0};
+  return num(env, setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0 ? -errno : 0);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   static const struct {
     const char *name;
     napi_callback fn;
   } fns[] = {{"write", js_write},   {"udpSocket", js_udp_socket}, {"sendTo4", js_send_to4}, {"sendTo6", js_send_to6},
-             {"close", js_close},   {"poll", js_poll},            {"stop", js_stop},        {"tcpState", js_tcp_state}};
+             {"close", js_close},   {"poll", js_poll},            {"stop", js_stop},        {"tcpState", js_tcp_state},
+             {"pollEvents", js_poll_events}, {"tcpConnect4", js_tcp_connect4}, {"tcpConnect6", js_tcp_connect6},
+             {"sockError", js_sock_error}, {"shutdownWrite", js_shutdown_write}, {"lingerZero", js_linger_zero}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

@@ -8,7 +8,9 @@
 // socket's write queue. Backpressure flows both ways: a full host socket
 // shrinks the window we advertise; a guest that does not acknowledge pauses
 // reads from the host socket, so the host kernel's window closes in turn.
+import type { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { NativeSocket } from '../io/hosttcp.js';
 import { BufferPool, CHUNK } from './bufpool.js';
 import { type FastIo, fastIo } from '../io/fastio.js';
 import type { FlowContext } from './context.js';
@@ -54,8 +56,22 @@ const RTO_MAX_MS = 10_000;
 const MAX_RETRIES = 12;
 const CONNECT_TIMEOUT_MS = 30_000;
 
-/** The descriptor under a connected net.Socket, or -1. */
-function fdOf(sock: net.Socket): number {
+/** What the translator needs of a host socket: a net.Socket, or fastio's NativeSocket. */
+interface HostSocket extends EventEmitter {
+  readonly destroyed: boolean;
+  readonly writableLength: number;
+  write(chunk: Uint8Array, cb?: () => void): boolean;
+  end(): void;
+  pause(): void;
+  resume(): void;
+  destroy(): void;
+  resetAndDestroy(): void;
+  setTimeout(ms: number): void;
+}
+
+/** The descriptor under a connected host socket, or -1. */
+function fdOf(sock: HostSocket): number {
+  if (sock instanceof NativeSocket) return sock.fd;
   const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
   return fd !== undefined && fd >= 0 ? fd : -1;
 }
@@ -83,7 +99,7 @@ export interface TcpStats {
 
 export class TcpConn {
   state: State;
-  readonly sock: net.Socket;
+  readonly sock: HostSocket;
   /** collision chain in the port-pair table */
   next: TcpConn | undefined;
 
@@ -156,7 +172,7 @@ export class TcpConn {
     readonly remote6: Buffer | undefined,
     readonly remotePort: number,
     /** outbound: the guest's SYN and where to connect; inbound: the accepted host socket */
-    from: { syn: TcpView; host: string } | { accepted: net.Socket },
+    from: { syn: TcpView; host: string; addr: number | Buffer } | { accepted: net.Socket },
   ) {
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
@@ -167,24 +183,26 @@ export class TcpConn {
       this.guestWscale = syn.wscale;
       this.sndWnd = syn.window;
       this.mss = clampMss(syn.mss, this.maxMss());
-      this.sock = net.connect({
-        host: from.host,
-        port: remotePort,
-        allowHalfOpen: true,
-        noDelay: true,
-        onread: {
-          // Every connection reads into the one shared buffer and the data is
-          // copied out at once, packed into pooled buffers: memory held stays
-          // in proportion to the data, whatever the number of connections.
-          // (Node keeps each socket's next read buffer between reads, so a
-          // buffer handed to one socket can never be given to the queue.)
-          buffer: t.readBuf,
-          callback: (n: number, buf: Uint8Array): boolean => {
-            this.append(buf as Buffer, n);
-            return !this.paused;
-          },
-        },
-      } as net.NetConnectOpts);
+      const onread = (n: number, buf: Uint8Array): boolean => {
+        this.append(buf as Buffer, n);
+        return !this.paused;
+      };
+      // Every connection reads into the one shared buffer and the data is
+      // copied out at once, packed into pooled buffers: memory held stays
+      // in proportion to the data, whatever the number of connections.
+      // With the fastio addon the host socket is a NativeSocket (one system
+      // call per read or write); else Node's net.Socket.
+      this.sock = t.io
+        ? new NativeSocket(t.io, from.addr, remotePort, t.readBuf, onread)
+        : net.connect({
+            host: from.host,
+            port: remotePort,
+            allowHalfOpen: true,
+            noDelay: true,
+            // (Node keeps each socket's next read buffer between reads, so a
+            // buffer handed to one socket can never be given to the queue.)
+            onread: { buffer: t.readBuf, callback: onread },
+          } as net.NetConnectOpts);
       this.sock.setTimeout(CONNECT_TIMEOUT_MS);
       this.sock.once('connect', () => this.onConnect());
     } else {
@@ -193,8 +211,8 @@ export class TcpConn {
       this.guestWscale = -1;
       this.sndWnd = 0;
       this.mss = 536;
+      from.accepted.setNoDelay(true);
       this.sock = from.accepted;
-      this.sock.setNoDelay(true);
       this.hostFd = fdOf(this.sock);
     }
     this.sock.on('data', (d: Buffer) => this.onHostData(d));
@@ -804,11 +822,13 @@ export class TcpTranslator {
     if (v6) {
       const guest6 = Buffer.from(buf.subarray(srcOff, srcOff + 16));
       const remote6 = Buffer.from(buf.subarray(dstOff, dstOff + 16));
-      host = format6(this.ctx.hostDst6(buf, dstOff, seg.dstPort));
-      c = new TcpConn(this, true, 0, guest6, seg.srcPort, 0, remote6, seg.dstPort, { syn: seg, host });
+      const addr = this.ctx.hostDst6(buf, dstOff, seg.dstPort);
+      host = format6(addr);
+      c = new TcpConn(this, true, 0, guest6, seg.srcPort, 0, remote6, seg.dstPort, { syn: seg, host, addr });
     } else {
-      host = format4(this.ctx.hostDst4(dst4, seg.dstPort));
-      c = new TcpConn(this, false, src4, undefined, seg.srcPort, dst4, undefined, seg.dstPort, { syn: seg, host });
+      const addr = this.ctx.hostDst4(dst4, seg.dstPort);
+      host = format4(addr);
+      c = new TcpConn(this, false, src4, undefined, seg.srcPort, dst4, undefined, seg.dstPort, { syn: seg, host, addr });
     }
     this.insert(c, key);
     this.ctx.log.trace(`TCP open ${c.describe} via ${host}`);

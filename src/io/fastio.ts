@@ -10,6 +10,10 @@ import { NATIVE_DIR } from '../ns/native.js';
 export const POLL_READ = 0;
 export const POLL_RECV4 = 1;
 export const POLL_RECV6 = 2;
+/** a TCP socket: cb(0, 1) when writable, cb(n, 0) per read (0: end of file, < 0: -errno) */
+export const POLL_STREAM = 3;
+export const EV_READABLE = 1;
+export const EV_WRITABLE = 2;
 
 /** An active poll; stop() ends it. */
 export type PollHandle = { readonly __poll: unique symbol };
@@ -33,6 +37,16 @@ export interface FastIo {
    */
   poll(fd: number, mode: number, buf: Buffer, off: number, cap: number, addr: Buffer | null, cb: (n: number, port: number) => void): PollHandle;
   stop(h: PollHandle): void;
+  /** POLL_STREAM only: what to poll for (EV_READABLE | EV_WRITABLE, or 0); at first EV_WRITABLE */
+  pollEvents(h: PollHandle, events: number): void;
+  /** a non-blocking TCP socket (TCP_NODELAY) with its connect() under way: fd or -errno */
+  tcpConnect4(addr: number, port: number): number;
+  tcpConnect6(addr: Buffer, addrOff: number, port: number): number;
+  /** SO_ERROR: 0 once connected, else the errno; or -errno */
+  sockError(fd: number): number;
+  shutdownWrite(fd: number): number;
+  /** SO_LINGER 0: close() then resets the connection */
+  lingerZero(fd: number): number;
 }
 
 let loaded: FastIo | null | undefined;

@@ -124,7 +124,7 @@ describe('host-side faults end in a RST to the guest, and free what the connecti
     expect(env.d.tcp.queuedAll).toBe(0);
     expect(env.d.tcp.unflushedAll).toBe(0);
     expect(env.d.tcp.paused.size).toBe(0);
-    expect(env.log.lines.some((l) => /host socket error ECONNRESET/.test(l))).toBe(true);
+    expect(env.log.lines.some((l) => /host socket error ECONNRESET/.test(l)), env.log.lines.join(' / ')).toBe(true);
   });
 
   // Regression (was a bug in src/flow/tcp.ts, TcpConn: 'end' -> onHostEnd -> FIN): when the host

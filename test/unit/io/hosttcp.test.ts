@@ -1,0 +1,159 @@
+// NativeSocket (src/io/hosttcp.ts) against real TCP servers on loopback.
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type FastIo, fastIo } from '../../../src/io/fastio.js';
+import { NativeSocket } from '../../../src/io/hosttcp.js';
+import { parse6 } from '../../../src/wire/ip.js';
+import { rng } from '../helpers/rng.js';
+
+const io = fastIo() as FastIo;
+const LOOPBACK = 0x7f000001;
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+/** A server on 127.0.0.1 (or ::1); each accepted socket goes to onConn. */
+async function server(onConn: (s: net.Socket) => void, host = '127.0.0.1'): Promise<number> {
+  const srv = net.createServer({ allowHalfOpen: true }, onConn);
+  srv.listen(0, host);
+  await once(srv, 'listening');
+  cleanups.push(() => srv.close());
+  return (srv.address() as net.AddressInfo).port;
+}
+
+/** A NativeSocket collecting what it reads; destroyed after the test. */
+function client(addr: number | Buffer, port: number, readable = () => true) {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(65536);
+  const s = new NativeSocket(io, addr, port, buf, (n, b) => {
+    chunks.push(Buffer.from(b.subarray(0, n)));
+    return readable();
+  });
+  cleanups.push(() => s.destroy());
+  const errors: string[] = [];
+  s.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code ?? e.message));
+  return { s, chunks, errors, data: () => Buffer.concat(chunks) };
+}
+
+/** Resolves on 'close' (events.once would reject on the 'error' before it). */
+const closed = (s: NativeSocket) => new Promise((r) => s.once('close', r));
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('NativeSocket', () => {
+  it('connects, and moves 4 MiB each way byte-exact; end() is a FIN after the data', async () => {
+    const up = rng(11).bytes(4 << 20);
+    const down = rng(12).bytes(4 << 20);
+    let received: Buffer | undefined;
+    const port = await server((s) => {
+      const parts: Buffer[] = [];
+      s.on('data', (d) => parts.push(d));
+      s.on('end', () => {
+        received = Buffer.concat(parts);
+        s.end(down);
+      });
+    });
+    const c = client(LOOPBACK, port);
+    await once(c.s, 'connect');
+    expect(c.s.fd).toBeGreaterThan(2);
+    // larger than the socket buffer: most of it waits in the queue, callbacks in order
+    const done: number[] = [];
+    for (let i = 0; i < 4; i++) c.s.write(up.subarray(i << 20, (i + 1) << 20), () => done.push(i));
+    expect(c.s.writableLength).toBeGreaterThan(0);
+    c.s.end();
+    await once(c.s, 'end');
+    expect(done).toEqual([0, 1, 2, 3]);
+    expect(c.s.writableLength).toBe(0);
+    expect(sha(received!)).toBe(sha(up));
+    expect(sha(c.data())).toBe(sha(down));
+    expect(c.errors).toEqual([]);
+  });
+
+  it('IPv6', async () => {
+    const port = await server((s) => s.end('over six'), '::1');
+    const c = client(parse6('::1'), port);
+    await once(c.s, 'end');
+    expect(c.data().toString()).toBe('over six');
+  });
+
+  it('pause() stops reading (the peer\'s writes back up), resume() reads the rest', async () => {
+    const big = rng(13).bytes(16 << 20);
+    let peer: net.Socket | undefined;
+    const port = await server((s) => {
+      peer = s;
+      s.write(big);
+    });
+    let open = false; // the first read pauses
+    const c = client(LOOPBACK, port, () => open);
+    await once(c.s, 'connect');
+    await vi.waitFor(() => expect(c.chunks.length).toBeGreaterThan(0));
+    await vi.waitFor(() => expect(peer!.writableLength).toBeGreaterThan(0));
+    const before = c.data().length;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.data().length).toBe(before); // nothing read while paused
+    expect(before).toBeLessThan(big.length);
+    open = true;
+    c.s.resume();
+    await vi.waitFor(() => expect(c.data().length).toBe(big.length), { timeout: 5000 });
+    expect(sha(c.data())).toBe(sha(big));
+  });
+
+  it('a refused connect: error ECONNREFUSED, then close', async () => {
+    const port = await server(() => {});
+    cleanups.pop()!(); // closed again: nothing listens there now
+    const c = client(LOOPBACK, port);
+    await closed(c.s);
+    expect(c.errors).toEqual(['ECONNREFUSED']);
+    expect(c.s.destroyed).toBe(true);
+  });
+
+  it('a peer that resets: error ECONNRESET; resetAndDestroy() resets the peer', async () => {
+    const port = await server((s) => s.resetAndDestroy());
+    const c = client(LOOPBACK, port);
+    await closed(c.s);
+    expect(c.errors).toEqual(['ECONNRESET']);
+
+    const seen: string[] = [];
+    const port2 = await server((s) => {
+      s.on('error', (e: NodeJS.ErrnoException) => seen.push(e.code!));
+      s.on('end', () => seen.push('end'));
+    });
+    const d = client(LOOPBACK, port2);
+    await once(d.s, 'connect');
+    d.s.resetAndDestroy();
+    await vi.waitFor(() => expect(seen).toEqual(['ECONNRESET']));
+  });
+
+  it('destroy() with writes queued hands their buffers back; writing afterwards is refused', async () => {
+    const port = await server(() => {}); // never reads
+    const c = client(LOOPBACK, port);
+    await once(c.s, 'connect');
+    const released: number[] = [];
+    const chunk = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 16; i++) c.s.write(chunk, () => released.push(i));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(released.length).toBeLessThan(16);
+    c.s.destroy();
+    expect(released).toHaveLength(16);
+    let late = false;
+    expect(c.s.write(chunk, () => (late = true))).toBe(false);
+    expect(late).toBe(true);
+    await closed(c.s);
+  });
+
+  it('setTimeout() emits timeout; 0 clears it', async () => {
+    const port = await server(() => {});
+    const c = client(LOOPBACK, port);
+    let timeouts = 0;
+    c.s.on('timeout', () => timeouts++);
+    c.s.setTimeout(20);
+    await once(c.s, 'timeout');
+    c.s.setTimeout(30);
+    c.s.setTimeout(0);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(timeouts).toBe(1);
+  });
+});
