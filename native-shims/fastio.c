@@ -30,7 +30,8 @@
 //                        what pollEvents() set (at first: writable only).
 //                        Writable: cb(0, 1). Readable: cb(n, 0) per read()
 //                        until EAGAIN, n = 0 at end of file, -errno on an
-//                        error; nothing stops by itself.
+//                        error, then cb(0, 2) after reads that got data (the
+//                        burst is over); nothing stops by itself.
 //   pollEvents(handle, events)                stream mode: poll for events (1 readable, 2 writable; 0: nothing)
 //   tcpConnect4(addr, port), tcpConnect6(a, aoff, port)
 //                                             -> fd of a non-blocking TCP socket (TCP_NODELAY) whose
@@ -279,12 +280,16 @@ static void poll_stream(struct poller *p, int status, int events, napi_value glo
   if ((events & UV_WRITABLE) && (p->events & UV_WRITABLE) && !call2(p, global, cb, 0, 1)) return;
   if (!(events & UV_READABLE)) return;
   /* JavaScript may pause reading (or stop) from within the callback */
+  int got = 0;
   for (int i = 0; i < BURST && !p->stopped && (p->events & UV_READABLE); i++) {
     ssize_t n = read(p->fd, p->data, p->cap);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
-    if (!call2(p, global, cb, n < 0 ? -errno : (double)n, 0) || n <= 0) break;
+    if (!call2(p, global, cb, n < 0 ? -errno : (double)n, 0)) return;
+    if (n <= 0) break;
+    got++;
   }
+  if (got && !p->stopped) call2(p, global, cb, 0, 2); /* the burst is over */
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {

@@ -157,6 +157,8 @@ export class TcpConn {
   };
   ackPending = false;
   private delack: NodeJS.Timeout | undefined;
+  /** a burst of host reads is under way: send to the guest at its end */
+  private deferPush = false;
   /** the host socket's descriptor once connected, for direct writes; -1 until then */
   private hostFd = -1;
 
@@ -192,9 +194,22 @@ export class TcpConn {
       // in proportion to the data, whatever the number of connections.
       // With the fastio addon the host socket is a NativeSocket (one system
       // call per read or write); else Node's net.Socket.
-      this.sock = t.io
-        ? new NativeSocket(t.io, from.addr, remotePort, t.readBuf, onread)
-        : net.connect({
+      let native: NativeSocket | undefined;
+      if (t.io) {
+        // Reads of one wakeup are sent to the guest together, at the end:
+        // 64 KiB reads against a 65480-byte MSS would otherwise leave a
+        // 56-byte frame behind each full one.
+        native = new NativeSocket(t.io, from.addr, remotePort, t.readBuf, (n, buf) => {
+          this.deferPush = true;
+          return onread(n, buf);
+        });
+        native.onReadsDone = (): void => {
+          this.deferPush = false;
+          this.pushData();
+        };
+      }
+      this.sock = native
+        ?? net.connect({
             host: from.host,
             port: remotePort,
             allowHalfOpen: true,
@@ -311,7 +326,7 @@ export class TcpConn {
       if (this.t.queuedAll >= SND_LIMIT_ALL) this.t.pausedForAll = true;
       this.pause();
     }
-    this.pushData();
+    if (!this.deferPush) this.pushData();
   }
 
   private onHostData(d: Buffer): void {

@@ -10,7 +10,7 @@ import { NATIVE_DIR } from '../ns/native.js';
 export const POLL_READ = 0;
 export const POLL_RECV4 = 1;
 export const POLL_RECV6 = 2;
-/** a TCP socket: cb(0, 1) when writable, cb(n, 0) per read (0: end of file, < 0: -errno) */
+/** a TCP socket: cb(0, 1) when writable, cb(n, 0) per read (0: end of file, < 0: -errno), cb(0, 2) after a burst of reads */
 export const POLL_STREAM = 3;
 export const EV_READABLE = 1;
 export const EV_WRITABLE = 2;

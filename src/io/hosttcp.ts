@@ -37,6 +37,9 @@ export class NativeSocket extends EventEmitter {
   private readonly queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
 
+  /** Called after the reads of one wakeup (several onRead calls, when data keeps coming). */
+  onReadsDone: (() => void) | undefined;
+
   /**
    * Connects to addr (an IPv4 address as a number, or 16 bytes of IPv6) and
    * port; onRead(n, buf) gets each read, in buf[0, n), and returns false to
@@ -61,9 +64,10 @@ export class NativeSocket extends EventEmitter {
       });
       return;
     }
-    this.poll = io.poll(fd, POLL_STREAM, buf, 0, buf.length, null, (n: number, writable: number): void => {
-      if (writable) this.onWritable();
-      else this.onReadable(n, buf);
+    this.poll = io.poll(fd, POLL_STREAM, buf, 0, buf.length, null, (n: number, kind: number): void => {
+      if (kind === 0) this.onReadable(n, buf);
+      else if (kind === 1) this.onWritable();
+      else if (!this.destroyed) this.onReadsDone?.();
     });
   }
 

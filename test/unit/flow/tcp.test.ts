@@ -242,6 +242,22 @@ describe('TCP data', () => {
   // Reads from several host sockets once shared a buffer that one connection
   // had also put in its queue, so another's read could overwrite queued data
   // (the half-close integration tests saw it as wrong checksums).
+  // 64 KiB host reads against a 65480-byte MSS: sent one by one, each read
+  // would leave a 56-byte frame behind its full one (twice the frames).
+  it('host -> guest, 8 MiB: the reads of one wakeup go out together, not a small frame per read', async () => {
+    const env = newEnv();
+    const srv = await server();
+    const { g, peer } = await connected(env, srv, { mss: 65480, wscale: 7 });
+    const data = rng(77).bytes(8 << 20);
+    peer.sock.write(data);
+    expect((await g.recv(data.length, { timeoutMs: 5000 })).equals(data)).toBe(true);
+    const sizes = env.link.sent.map((f) => f.tcp?.data.length ?? 0).filter((n) => n > 0);
+    const full = sizes.filter((n) => n === 65480).length;
+    const small = sizes.filter((n) => n < 4096).length;
+    expect(full).toBeGreaterThan(50);
+    if (fastIo()) expect(small, `${small} small frames against ${full} full ones`).toBeLessThan(full / 4);
+  });
+
   it('host -> guest on four connections at once: each 1 MiB arrives byte-exact', async () => {
     const env = newEnv();
     const srv = await server();
