@@ -2,12 +2,11 @@
 // replies from any peer find their way back, with an idle timeout (pasta's
 // default is 180 s).
 import dgram from 'node:dgram';
-import os from 'node:os';
 import type { FlowContext } from './context.js';
 import { IPPROTO_UDP, IPV4_HLEN, IPV6_HLEN, equal6, format4, format6, parse4, parse6 } from '../wire/ip.js';
 import { UDP_HLEN, newUdpView, parseUdp, writeUdp } from '../wire/udp.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
-import { type FastIo, POLL_RECV4, POLL_RECV6, fastIo } from '../io/fastio.js';
+import { type FastIo, POLL_RECV4, POLL_RECV6, errnoName, fastIo } from '../io/fastio.js';
 
 export const UDP_IDLE_MS = 180_000;
 
@@ -139,9 +138,10 @@ class UdpFlow {
 }
 
 /**
- * A host socket of the fastio addon for flow f, or undefined when the addon
- * is missing. Replies are received into the link's transmit buffer where
- * their payload goes in the frame to the guest, so that nothing is copied.
+ * A host socket of the fastio addon for flow f, or null when none can be
+ * opened (EMFILE...). Replies are received into the link's transmit buffer
+ * where their payload goes in the frame to the guest, so that nothing is
+ * copied.
  */
 function nativeSocket(io: FastIo, t: UdpTranslator, f: () => UdpFlow, v6: boolean): HostUdp | null {
   const fd = io.udpSocket(v6, 1 << 21, 1 << 21);
@@ -310,12 +310,6 @@ export class UdpTranslator {
   }
 }
 
-
-/** EMFILE for 24: the name Node's own errors give. */
-function errnoName(errno: number): string {
-  for (const [name, n] of Object.entries(os.constants.errno)) if (n === errno) return name;
-  return `errno ${errno}`;
-}
 
 function inboundKey(v6: boolean, guestPort: number, remote: string | number, remotePort: number): string {
   return `${v6 ? 6 : 4}:${guestPort}:${remote}:${remotePort}`;

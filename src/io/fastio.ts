@@ -4,6 +4,7 @@
 // Loaded once; when it is missing (built without Node's headers) callers use
 // Node's own handles instead.
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { NATIVE_DIR } from '../ns/native.js';
 
@@ -47,6 +48,12 @@ export interface FastIo {
   shutdownWrite(fd: number): number;
   /** SO_LINGER 0: close() then resets the connection */
   lingerZero(fd: number): number;
+}
+
+/** The name Node's own errors give an errno: EMFILE for 24. */
+export function errnoName(errno: number): string {
+  for (const [name, n] of Object.entries(os.constants.errno)) if (n === errno) return name;
+  return `errno ${errno}`;
 }
 
 let loaded: FastIo | null | undefined;

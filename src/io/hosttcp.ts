@@ -8,14 +8,15 @@
 // call and one JavaScript call.
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { EV_READABLE, EV_WRITABLE, type FastIo, POLL_STREAM, type PollHandle } from './fastio.js';
+import { EV_READABLE, EV_WRITABLE, type FastIo, POLL_STREAM, type PollHandle, errnoName } from './fastio.js';
 
 /** An Error as Node gives them: code EMFILE, ECONNREFUSED... */
 export function errnoError(errno: number, what: string): NodeJS.ErrnoException {
-  let code = `errno ${errno}`;
-  for (const [name, n] of Object.entries(os.constants.errno)) if (n === errno) code = name;
+  const code = errnoName(errno);
   return Object.assign(new Error(`${what}: ${code}`), { code, errno: -errno });
 }
+
+const EAGAIN = os.constants.errno.EAGAIN;
 
 interface Pending {
   buf: Uint8Array;
@@ -127,7 +128,7 @@ export class NativeSocket extends EventEmitter {
       const p = q[0];
       const left = p.buf.length - p.off;
       const n = this.io.write(this.fd, p.buf as Buffer, p.off, left);
-      if (n === -11) break; // EAGAIN
+      if (n === -EAGAIN) break;
       if (n < 0) {
         this.fail(errnoError(-n, 'write'));
         return;
