@@ -185,10 +185,16 @@ class Context {
 
   /** CPU seconds (user + system, all threads) the helper has used so far. */
   helperCpuSeconds() {
+    const { user, sys } = this.helperCpuTimes();
+    return user + sys;
+  }
+
+  /** The helper's user and system CPU seconds so far, apart. */
+  helperCpuTimes() {
     this.checkHelper();
     const st = readFileSync(`/proc/${this.measuredPid}/stat`, 'latin1');
     const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15: utime, stime
+    return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK }; // fields 14 and 15: utime, stime
   }
 
   /** The helper's peak resident set (VmHWM) in KiB. */

@@ -73,8 +73,14 @@ async function rrMicros(ctx, tcp) {
     proto: tcp ? 't' : 'u',
   });
   await ctx.startHelper();
+  const cpu0 = ctx.helperCpuTimes();
   const { stdout, stderr } = await ctx.guestExec(['sockperf', 'ping-pong', ...proto, '-i', INET4, '-p', `${port}`, '-t', `${ctx.time}`]);
+  const cpu1 = ctx.helperCpuTimes();
   const out = stdout + stderr;
+  // Helper CPU per round trip: what the helper itself costs, apart from wake-ups.
+  const sent = /SentMessages=(\d+)/.exec(out);
+  const perRt = (s) => ((s / Number(sent[1])) * 1e6).toFixed(1);
+  if (sent && Number(sent[1]) > 0) ctx.note(`cpu_per_rt_user=${perRt(cpu1.user - cpu0.user)}us_sys=${perRt(cpu1.sys - cpu0.sys)}us`);
   const m = /avg-latency=([\d.]+)/.exec(out);
   if (!m) throw new Error(`sockperf: no avg-latency in: ${out.slice(-400)}`);
   const p50 = /percentile 50\.000 =\s*([\d.]+)/.exec(out);
