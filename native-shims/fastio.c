@@ -285,8 +285,12 @@ static void poll_stream(struct poller *p, int status, int events, napi_value glo
     ssize_t n = read(p->fd, p->data, p->cap);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
-    if (!call2(p, global, cb, n < 0 ? -errno : (double)n, 0)) return;
-    if (n <= 0) break;
+    /* A short read emptied the receive queue: this read ends the burst, and
+       the read that would only say EAGAIN is saved (level-triggered polling
+       reports what arrives after it). */
+    int last = n > 0 && (size_t)n < p->cap;
+    if (!call2(p, global, cb, n < 0 ? -errno : (double)n, last ? 3 : 0)) return;
+    if (n <= 0 || last) return;
     got++;
   }
   if (got && !p->stopped) call2(p, global, cb, 0, 2); /* the burst is over */

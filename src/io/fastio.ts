@@ -11,7 +11,11 @@ import { NATIVE_DIR } from '../ns/native.js';
 export const POLL_READ = 0;
 export const POLL_RECV4 = 1;
 export const POLL_RECV6 = 2;
-/** a TCP socket: cb(0, 1) when writable, cb(n, 0) per read (0: end of file, < 0: -errno), cb(0, 2) after a burst of reads */
+/**
+ * a TCP socket: cb(0, 1) when writable, cb(n, 0) per read (0: end of file,
+ * < 0: -errno), cb(0, 2) after a burst of reads, or cb(n, 3) for a short
+ * read, which empties the socket and ends the burst itself
+ */
 export const POLL_STREAM = 3;
 export const EV_READABLE = 1;
 export const EV_WRITABLE = 2;

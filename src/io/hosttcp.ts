@@ -68,7 +68,10 @@ export class NativeSocket extends EventEmitter {
     this.poll = io.poll(fd, POLL_STREAM, buf, 0, buf.length, null, (n: number, kind: number): void => {
       if (kind === 0) this.onReadable(n, buf);
       else if (kind === 1) this.onWritable();
-      else if (!this.destroyed) this.onReadsDone?.();
+      else {
+        if (kind === 3) this.onReadable(n, buf); // a short read: the last of its burst
+        if (!this.destroyed) this.onReadsDone?.();
+      }
     });
   }
 

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type FastIo, POLL_READ, POLL_RECV4, POLL_RECV6, fastIo } from '../../../src/io/fastio.js';
+import { EV_READABLE, type FastIo, POLL_READ, POLL_RECV4, POLL_RECV6, POLL_STREAM, fastIo } from '../../../src/io/fastio.js';
 import { parse6 } from '../../../src/wire/ip.js';
 
 const io = fastIo() as FastIo;
@@ -197,6 +197,47 @@ describe('fastio', () => {
     c.destroy();
     const [r] = pipe();
     expect(io.tcpState(r)).toBe(-88); // ENOTSOCK
+  });
+
+  it('poll, stream mode: writable, then reads; a short read ends its burst (kind 3), full ones end with kind 2', async () => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    cleanups.push(() => srv.close());
+    const accepted = once(srv, 'connection');
+    const fd = io.tcpConnect4(0x7f000001, (srv.address() as net.AddressInfo).port);
+    expect(fd).toBeGreaterThan(0);
+    const [s] = (await accepted) as [net.Socket];
+    cleanups.push(() => s.destroy());
+    const buf = Buffer.alloc(1000);
+    const calls: [number, number][] = [];
+    const h = io.poll(fd, POLL_STREAM, buf, 0, buf.length, null, (n, kind) => {
+      calls.push([n, kind]);
+      if (kind === 1) io.pollEvents(h, EV_READABLE);
+      if (kind === 0 && n === 0) io.pollEvents(h, 0); // stream mode leaves stopping at end of file to the caller
+    });
+    cleanups.push(() => {
+      io.stop(h);
+      io.close(fd);
+    });
+    await vi.waitFor(() => expect(calls).toEqual([[0, 1]]));
+    s.write(Buffer.alloc(100, 7));
+    await vi.waitFor(() => expect(calls.length).toBe(2));
+    expect(calls[1]).toEqual([100, 3]); // no EAGAIN read, no separate end of burst
+    expect(buf.subarray(0, 100)).toEqual(Buffer.alloc(100, 7));
+    calls.length = 0;
+    s.write(Buffer.alloc(2500, 1));
+    await vi.waitFor(() => expect(calls.reduce((a, [n, k]) => a + (k === 2 ? 0 : n), 0)).toBe(2500));
+    await new Promise((r) => setTimeout(r, 50));
+    // full reads (kind 0), then the short last one (kind 3); or, when a read
+    // ended exactly at the queue's end, kind 2 after it
+    expect(calls.filter(([, k]) => k === 0).every(([n]) => n === 1000)).toBe(true);
+    const ends = calls.filter(([, k]) => k === 2 || k === 3).length;
+    expect(ends).toBeGreaterThanOrEqual(1);
+    expect(calls[calls.length - 1][1] === 2 || calls[calls.length - 1][1] === 3).toBe(true);
+    calls.length = 0;
+    s.end();
+    await vi.waitFor(() => expect(calls).toEqual([[0, 0]])); // end of file
   });
 
   it('an exception thrown by a callback reaches the process as an uncaught exception', () => {
