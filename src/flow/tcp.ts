@@ -156,7 +156,11 @@ export class TcpConn {
     this.onTimeout();
   };
   ackPending = false;
-  private delack: NodeJS.Timeout | undefined;
+  /** the acknowledgement number of our last segment */
+  private ackSent = 0;
+  /** waiting in the translator's delayed-ACK list, for data up to delackSeq */
+  delackQueued = false;
+  private delackSeq = 0;
   /** a burst of host reads is under way: send to the guest at its end */
   private deferPush = false;
   /** the host socket's descriptor once connected, for direct writes; -1 until then */
@@ -457,11 +461,30 @@ export class TcpConn {
   }
 
   private delayAck(): void {
-    if (this.delack) return;
-    this.delack = setTimeout(() => {
-      this.delack = undefined;
-      if (this.ackPending && this.state !== State.Closed) this.sendAck();
-    }, DELACK_MS);
+    if (this.delackQueued) return;
+    this.delackQueued = true;
+    this.delackSeq = this.rcvNxt;
+    this.t.delayAck(this);
+  }
+
+  /**
+   * The delayed-ACK tick: acknowledges data that has waited a whole tick.
+   * Returns true to stay in the list: an answer acknowledged what we waited
+   * for, but newer data waits now (a request in flight), and gets its own
+   * full tick rather than an early, useless ACK.
+   */
+  delackTick(): boolean {
+    if (!this.ackPending || this.state === State.Closed) {
+      this.delackQueued = false;
+      return false;
+    }
+    if (seqDiff(this.ackSent, this.delackSeq) < 0) {
+      this.delackQueued = false;
+      this.sendAck();
+      return false;
+    }
+    this.delackSeq = this.rcvNxt;
+    return true;
   }
 
   /** Acknowledges in this event-loop turn's flush. */
@@ -627,6 +650,7 @@ export class TcpConn {
       skip = 0;
     }
     this.ackPending = false;
+    this.ackSent = this.rcvNxt;
     this.finish(l4, TCP_HLEN + n);
   }
 
@@ -642,7 +666,10 @@ export class TcpConn {
     const tx = this.t.ctx.link.tx;
     const end = writeTcp(tx, l4, this.remotePort, this.guestPort, seq, flags & ACK ? this.rcvNxt : 0, flags,
       this.scaledWindowFor(flags), mss, wscale);
-    if (flags & ACK) this.ackPending = false;
+    if (flags & ACK) {
+      this.ackPending = false;
+      this.ackSent = this.rcvNxt;
+    }
     this.finish(l4, end - l4);
   }
 
@@ -753,7 +780,6 @@ export class TcpConn {
     this.state = State.Closed;
     this.hostFd = -1; // the number may soon be another descriptor's
     this.stopTimer();
-    if (this.delack) clearTimeout(this.delack);
     if (!this.sock.destroyed) this.sock.destroy();
     this.t.queuedAll -= this.queued;
     this.queued = 0;
@@ -779,6 +805,21 @@ export class TcpTranslator {
   private readonly table = new Map<number, TcpConn>();
   private readonly dirty = new Set<TcpConn>();
   private flushScheduled = false;
+  /**
+   * Connections with a delayed ACK due, and the one timer for all of them
+   * (a timer per request costs more than the request's own work).
+   */
+  private delacks: TcpConn[] = [];
+  private delackTimer: NodeJS.Timeout | undefined;
+  private delackArmed = false;
+  private readonly onDelack = (): void => {
+    this.delackArmed = false;
+    const list = this.delacks;
+    let keep = 0;
+    for (let i = 0; i < list.length; i++) if (list[i].delackTick()) list[keep++] = list[i];
+    list.length = keep;
+    if (keep > 0) this.armDelack();
+  };
   private readonly seg = newTcpView();
   readonly stats: TcpStats = { conns: 0, opened: 0, refused: 0, retransmits: 0, directBytes: 0, streamBytes: 0 };
   readonly pool = new BufferPool();
@@ -909,6 +950,18 @@ export class TcpTranslator {
     this.stats.conns--;
   }
 
+  /** c's ACK goes out within one to two DELACK_MS ticks unless data to the guest carries it first. */
+  delayAck(c: TcpConn): void {
+    this.delacks.push(c);
+    if (!this.delackArmed) this.armDelack();
+  }
+
+  private armDelack(): void {
+    this.delackArmed = true;
+    if (this.delackTimer) this.delackTimer.refresh();
+    else this.delackTimer = setTimeout(this.onDelack, DELACK_MS);
+  }
+
   /** Acknowledgements are coalesced: one per connection per event-loop turn. */
   scheduleFlush(c: TcpConn): void {
     this.dirty.add(c);
@@ -927,5 +980,8 @@ export class TcpTranslator {
     for (const head of [...this.table.values()]) {
       for (let c: TcpConn | undefined = head; c; c = c.next) c.close();
     }
+    if (this.delackTimer) clearTimeout(this.delackTimer);
+    this.delackArmed = false;
+    this.delacks = [];
   }
 }

@@ -545,6 +545,48 @@ describe('TCP retransmission', () => {
     expect(env.d.tcp.stats.retransmits).toBe(1);
   });
 
+  it('a small pushed request gets its ACK with the answer; unanswered, after one to two 1 ms ticks, never early for a newer request', async () => {
+    const env = newEnv();
+    const srv = await server();
+    const { g, peer } = await connected(env, srv);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const isAck = (f: Frame): boolean => !hasData(f) && flags(f) === 'A';
+    // (vi.waitFor would advance the fake clock)
+    const until = async (cond: () => boolean): Promise<void> => {
+      for (let i = 0; !cond(); i++) {
+        if (i > 100_000) throw new Error('timed out');
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    // answered at once: no pure ACK, the answer carries it (after the first
+    // exchange: Node's streams open the window from the SYN-ACK's 64 KiB
+    // with an update once the first write is flushed)
+    for (let i = 0; i < 3; i++) {
+      if (i === 1) g.drain();
+      g.send(ACK | PSH, { data: Buffer.from(`request ${i}`) });
+      await until(() => peer.bytes === (i + 1) * 9);
+      peer.sock.write(Buffer.from(`answer ${i}`));
+      const a = await g.next(hasData);
+      expect(a.tcp!.ack).toBe(g.sndNxt);
+      g.accept(a);
+      g.ack();
+    }
+    expect(g.nextNow(isAck)).toBeUndefined();
+    // the next request goes out while the tick armed by the first is still pending:
+    // that tick finds it younger than a tick and leaves it for the next one
+    g.send(ACK | PSH, { data: Buffer.from('request 3') });
+    await until(() => peer.bytes === 36);
+    vi.advanceTimersByTime(1);
+    expect(g.nextNow(isAck)).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    const late = g.nextNow(isAck);
+    expect(late).toBeDefined();
+    expect(late!.tcp!.ack).toBe(g.sndNxt);
+    vi.advanceTimersByTime(5);
+    expect(g.nextNow(isAck)).toBeUndefined(); // once
+    expect(vi.getTimerCount()).toBeLessThanOrEqual(2); // the RTO and the tick, not one per request
+  });
+
   it('three duplicate ACKs trigger an immediate retransmission from the first unacknowledged byte', async () => {
     const env = newEnv();
     const srv = await server();
