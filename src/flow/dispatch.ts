@@ -66,7 +66,8 @@ export class Dispatcher {
     }
     if (!isMulticastMac(buf, off + 6)) {
       const mac = ctx.guestMac;
-      if (mac[0] !== buf[off + 6] || mac[5] !== buf[off + 11] || !mac.equals(buf.subarray(off + 6, off + 12))) {
+      const s = off + 6;
+      if (mac[5] !== buf[s + 5] || mac[4] !== buf[s + 4] || mac[3] !== buf[s + 3] || mac[2] !== buf[s + 2] || mac[1] !== buf[s + 1] || mac[0] !== buf[s]) {
         buf.copy(mac, 0, off + 6, off + 12);
         ctx.avoidGuestMac();
       }
