@@ -7,7 +7,8 @@
 export const CHUNK = 64 * 1024;
 
 export class BufferPool {
-  private readonly free: ArrayBuffer[] = [];
+  /** free buffers, each a whole chunk (a Buffer object kept is one not made again) */
+  private readonly free: Buffer[] = [];
   private readonly mine = new WeakSet<ArrayBuffer>();
   allocated = 0;
 
@@ -15,8 +16,8 @@ export class BufferPool {
 
   /** A buffer of CHUNK bytes, reused when one is free. */
   get(): Buffer {
-    const ab = this.free.pop();
-    if (ab) return Buffer.from(ab);
+    const free = this.free.pop();
+    if (free) return free;
     const b = Buffer.allocUnsafeSlow(CHUNK);
     this.mine.add(b.buffer);
     this.allocated++;
@@ -27,7 +28,7 @@ export class BufferPool {
   release(view: Buffer): void {
     const ab = view.buffer as ArrayBuffer;
     if (!this.mine.has(ab)) return;
-    if (this.free.length < this.maxFree) this.free.push(ab);
+    if (this.free.length < this.maxFree) this.free.push(view.byteOffset === 0 && view.length === CHUNK ? view : Buffer.from(ab, 0, CHUNK));
     else {
       this.mine.delete(ab);
       this.allocated--;

@@ -15,6 +15,7 @@ import { BufferPool, CHUNK } from './bufpool.js';
 import { type FastIo, fastIo } from '../io/fastio.js';
 import type { FlowContext } from './context.js';
 import { TCP_CLOSE, tcpState } from '../ns/sys.js';
+import { copyBytes } from '../wire/bytes.js';
 import { format4, format6, IPPROTO_TCP, IPV4_HLEN, IPV6_HLEN, equal6 } from '../wire/ip.js';
 import {
   ACK, FIN, PSH, RST, SYN, TCP_HLEN, type TcpView, newTcpView, parseTcp, seqAdd, seqDiff, writeTcp,
@@ -116,8 +117,11 @@ export class TcpConn {
   sndWnd: number;
   guestWscale: number;
   mss: number;
+  /**
+   * Host data from sndUna on. The last entry may be `tail`, a whole pooled
+   * buffer that reads are packed into, of which tailFill bytes hold data.
+   */
   private queue: Buffer[] = [];
-  /** the pooled buffer small reads are packed into, and how full it is */
   private tail: Buffer | undefined;
   private tailFill = 0;
   /** bytes of queue[0] already acknowledged by the guest */
@@ -296,31 +300,37 @@ export class TcpConn {
     this.pushData();
   }
 
-  /** Copies a read into the room left in the last pooled buffer of the queue, and new ones. */
+  /** Copies a read into the room left in the tail buffer of the queue, and new ones. */
   private append(src: Buffer, n: number): void {
-    const pool = this.t.pool;
     let off = 0;
     while (off < n) {
-      const last = this.queue.length > 0 ? this.queue[this.queue.length - 1] : undefined;
-      const tail = this.tail;
-      if (tail && last && last.buffer === tail.buffer && last.byteOffset + last.length === tail.byteOffset + this.tailFill && this.tailFill < CHUNK) {
-        const take = Math.min(n - off, CHUNK - this.tailFill);
-        src.copy(tail, this.tailFill, off, off + take);
-        // the last entry grows in place: same memory, a longer view
-        this.queue[this.queue.length - 1] = tail.subarray(last.byteOffset - tail.byteOffset, this.tailFill + take);
-        this.tailFill += take;
-        this.account(take);
-        off += take;
-      } else {
-        this.tail = pool.get();
+      let tail = this.tail;
+      if (!tail || this.tailFill === CHUNK) {
+        this.sealTail();
+        tail = this.tail = this.t.pool.get();
         this.tailFill = 0;
-        const take = Math.min(n - off, CHUNK);
-        src.copy(this.tail, 0, off, off + take);
-        this.tailFill = take;
-        this.onHostData(this.tail.subarray(0, take));
-        off += take;
+        this.queue.push(tail);
       }
+      const take = Math.min(n - off, CHUNK - this.tailFill);
+      copyBytes(src, off, tail, this.tailFill, take);
+      this.tailFill += take;
+      off += take;
+      this.account(take);
     }
+  }
+
+  /** Packs no more into the tail: its queue entry becomes a view of the bytes it holds. */
+  private sealTail(): void {
+    const tail = this.tail;
+    if (!tail) return;
+    const last = this.queue.length - 1;
+    if (this.tailFill < CHUNK && this.queue[last] === tail) this.queue[last] = tail.subarray(0, this.tailFill);
+    this.tail = undefined;
+  }
+
+  /** The bytes a queue entry holds. */
+  private entryLen(b: Buffer): number {
+    return b === this.tail ? this.tailFill : b.length;
   }
 
   private account(n: number): void {
@@ -334,6 +344,7 @@ export class TcpConn {
   }
 
   private onHostData(d: Buffer): void {
+    this.sealTail();
     this.queue.push(d);
     this.account(d.length);
   }
@@ -535,15 +546,15 @@ export class TcpConn {
     this.t.queuedAll -= left;
     while (left > 0) {
       const head = this.queue[0];
-      const avail = head.length - this.qHead;
+      const avail = this.entryLen(head) - this.qHead;
       if (avail > left) {
         this.qHead += left;
         left = 0;
       } else {
         left -= avail;
-        const done = this.queue.shift()!;
-        if (done.buffer === this.tail?.buffer) this.tail = undefined; // no more packing into it
-        this.t.pool.release(done);
+        this.queue.shift();
+        if (head === this.tail) this.tail = undefined; // no more packing into it
+        this.t.pool.release(head);
         this.qHead = 0;
       }
     }
@@ -639,12 +650,13 @@ export class TcpConn {
     let left = n;
     for (let i = 0; left > 0 && i < this.queue.length; i++) {
       const b = this.queue[i];
-      if (skip >= b.length) {
-        skip -= b.length;
+      const len = this.entryLen(b);
+      if (skip >= len) {
+        skip -= len;
         continue;
       }
-      const take = Math.min(b.length - skip, left);
-      b.copy(tx, out, skip, skip + take);
+      const take = Math.min(len - skip, left);
+      copyBytes(b, skip, tx, out, take);
       out += take;
       left -= take;
       skip = 0;

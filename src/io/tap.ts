@@ -59,11 +59,13 @@ export class TapLink implements GuestLink {
     const tx = this.tx;
     const off = this.ethOff;
     if (this.vnetHdr) {
-      tx.fill(0, 0, VNET_HDR_LEN);
+      for (let i = 0; i < VNET_HDR_LEN; i++) tx[i] = 0;
       if (csumStart >= 0) {
         tx[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-        tx.writeUInt16LE(csumStart, 6);
-        tx.writeUInt16LE(csumField, 8);
+        tx[6] = csumStart & 0xff;
+        tx[7] = csumStart >>> 8;
+        tx[8] = csumField & 0xff;
+        tx[9] = csumField >>> 8;
       }
     } else if (csumStart >= 0) {
       completeChecksum(tx, off + csumStart, len - csumStart, csumField);

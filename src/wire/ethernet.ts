@@ -12,8 +12,10 @@ export function ethType(buf: Buffer, off: number): number {
 
 /** Writes an Ethernet header; returns the payload offset. */
 export function writeEth(buf: Buffer, off: number, dst: Uint8Array, src: Uint8Array, type: number): number {
-  buf.set(dst, off);
-  buf.set(src, off + 6);
+  for (let i = 0; i < 6; i++) {
+    buf[off + i] = dst[i];
+    buf[off + 6 + i] = src[i];
+  }
   buf[off + 12] = type >>> 8;
   buf[off + 13] = type & 0xff;
   return off + ETH_HLEN;

@@ -1,4 +1,5 @@
 // IPv4 (RFC 791) and IPv6 (RFC 8200) headers, and address conversions.
+import { put32 } from './bytes.js';
 import { sum16, finish } from './checksum.js';
 
 export const IPPROTO_ICMP = 1;
@@ -110,8 +111,8 @@ export function writeIpv4(buf: Buffer, off: number, src: number, dst: number, pr
   buf[off + 9] = proto;
   buf[off + 10] = 0;
   buf[off + 11] = 0;
-  buf.writeUInt32BE(src >>> 0, off + 12);
-  buf.writeUInt32BE(dst >>> 0, off + 16);
+  put32(buf, off + 12, src);
+  put32(buf, off + 16, dst);
   const c = finish(sum16(buf, off, IPV4_HLEN));
   buf[off + 10] = c >>> 8;
   buf[off + 11] = c & 0xff;

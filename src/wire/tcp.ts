@@ -1,4 +1,6 @@
 // TCP header (RFC 9293) with the options a translator needs: MSS, window scale.
+import { put32 } from './bytes.js';
+
 export const TCP_HLEN = 20;
 export const FIN = 0x01;
 export const SYN = 0x02;
@@ -72,8 +74,8 @@ export function writeTcp(buf: Buffer, off: number, srcPort: number, dstPort: num
   buf[off + 1] = srcPort & 0xff;
   buf[off + 2] = dstPort >>> 8;
   buf[off + 3] = dstPort & 0xff;
-  buf.writeUInt32BE(seq >>> 0, off + 4);
-  buf.writeUInt32BE(ack >>> 0, off + 8);
+  put32(buf, off + 4, seq);
+  put32(buf, off + 8, ack);
   buf[off + 12] = (hlen / 4) << 4;
   buf[off + 13] = flags;
   buf[off + 14] = window >>> 8;
