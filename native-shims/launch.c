@@ -173,8 +173,11 @@ static void send_ns(int sock, const int *fds, int n, int ifindex, int agent_pid,
 }
 
 /* One request from Node: make a socket bound in this namespace. */
+/* ...or, as kind, a NETLINK_SOCK_DIAG socket for the namespace's listening ports */
+#define AGENT_SOCK_DIAG 100
+
 struct agent_req {
-	int kind; /* SOCK_STREAM (listening) or SOCK_DGRAM */
+	int kind; /* SOCK_STREAM (listening), SOCK_DGRAM, or AGENT_SOCK_DIAG */
 	int family;
 	unsigned char addr[16];
 	int port;
@@ -182,9 +185,15 @@ struct agent_req {
 
 static int agent_bind(const struct agent_req *r)
 {
-	int fd = socket(r->family, r->kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1, rc;
+	int fd, one = 1, rc;
 
+	if (r->kind == AGENT_SOCK_DIAG) {
+		fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		return fd < 0 ? -errno : fd;
+	}
+	if (r->kind != SOCK_STREAM && r->kind != SOCK_DGRAM)
+		return -EINVAL;
+	fd = socket(r->family, r->kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -211,8 +220,9 @@ static int agent_bind(const struct agent_req *r)
 /*
  * The namespace agent: stays in the target namespace and makes bound sockets
  * there on request (for -T/-U and automatic forwarding), answering with the
- * descriptor, or with -errno and none. Node reads /proc/AGENT/net/ for the
- * namespace's listening ports. Ends when Node closes its end.
+ * descriptor, or with -errno and none; and a NETLINK_SOCK_DIAG socket, with
+ * which Node reads the namespace's listening ports. Ends when Node closes
+ * its end.
  */
 static void agent_loop(int sock)
 {

@@ -5,7 +5,8 @@
 // that the two directions cannot chase each other.
 import type { Forwards, PortSpec } from '../config.js';
 import type { NsAgent } from '../ns/nsagent.js';
-import { listeningPorts } from '../ns/procnet.js';
+import { PortWatch } from '../ns/procnet.js';
+import { sockDiagSocket } from '../ns/sys.js';
 import type { Log } from './context.js';
 import type { PortForwarder } from './forward.js';
 import type { NsForwarder } from './splice.js';
@@ -18,6 +19,8 @@ export class AutoPorts {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   /** ports forwarded automatically, per direction and protocol */
+  /** the host's listening ports (this thread's namespace) */
+  private readonly hostPorts = new PortWatch(sockDiagSocket, '/proc/thread-self/net');
   private readonly auto = { in: { tcp: new Set<number>(), udp: new Set<number>() }, out: { tcp: new Set<number>(), udp: new Set<number>() } };
 
   constructor(
@@ -36,6 +39,7 @@ export class AutoPorts {
   /** The first scan completes before this resolves: the command starts with its ports in place. */
   async start(): Promise<void> {
     await this.scan();
+    this.log.debug(`auto: listening ports read by ${this.ns.portsVia} (namespace), ${this.hostPorts.via} (host)`);
     this.timer = setInterval(() => void this.scan(), AUTO_SCAN_MS);
     this.timer.unref();
   }
@@ -58,7 +62,7 @@ export class AutoPorts {
         }
         if (outSpec.kind === 'auto') {
           const mine = kind === 'tcp' ? this.host.tcpBound : this.host.udpBound;
-          const ports = listeningPorts(kind, '/proc/thread-self/net').filter((p) => !mine.has(p));
+          const ports = this.hostPorts.ports(kind).filter((p) => !mine.has(p));
           await this.sync('out', kind, outSpec, ports);
         }
       }

@@ -81,6 +81,15 @@ export function netlinkSocket(): number {
   return call('libc', 'socket', [T.I32, T.I32, T.I32], [AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0]);
 }
 
+/** A blocking NETLINK_SOCK_DIAG socket in this thread's network namespace, or -errno. */
+export function sockDiagSocket(): number {
+  const AF_NETLINK = 16;
+  const SOCK_DGRAM = 2;
+  const SOCK_CLOEXEC = 0o2000000;
+  const NETLINK_SOCK_DIAG = 4;
+  return call('libc', 'socket', [T.I32, T.I32, T.I32], [AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG]);
+}
+
 export function dup2(from: number, to: number): number {
   return call('libc', 'dup2', [T.I32, T.I32], [from, to]);
 }
@@ -89,6 +98,14 @@ export function dup2(from: number, to: number): number {
 export function agentBind(agent: number, kind: 'tcp' | 'udp', family: 4 | 6, addr: Uint8Array, port: number): number {
   return call('pts', 'pts_agent_bind', [T.I32, T.I32, T.I32, T.U8Array, T.I32],
     [agent, kind === 'tcp' ? 1 : 2, family === 6 ? 10 : 2, Buffer.from(addr), port]);
+}
+
+/** The request kind that asks the namespace agent for a NETLINK_SOCK_DIAG socket (launch.c) */
+const AGENT_SOCK_DIAG = 100;
+
+/** A NETLINK_SOCK_DIAG socket made by the namespace agent (so, in the namespace): fd or -errno. */
+export function agentSockDiag(agent: number): number {
+  return call('pts', 'pts_agent_bind', [T.I32, T.I32, T.I32, T.U8Array, T.I32], [agent, AGENT_SOCK_DIAG, 0, Buffer.alloc(16), 0]);
 }
 
 /** Drops all capabilities of the calling thread, and with nnp sets no_new_privs; 0 or -errno. */
