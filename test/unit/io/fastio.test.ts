@@ -51,6 +51,16 @@ async function bound(type: 'udp4' | 'udp6'): Promise<dgram.Socket> {
   return s;
 }
 
+/** A TCP server on 127.0.0.1, closed after the test: its port, and its first connection. */
+async function listener(): Promise<{ port: number; accepted: Promise<net.Socket> }> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  cleanups.push(() => srv.close());
+  const accepted = once(srv, 'connection').then(([sock]) => sock as net.Socket);
+  return { port: (srv.address() as net.AddressInfo).port, accepted };
+}
+
 describe('fastio', () => {
   it('is built', () => {
     expect(io).not.toBeNull();
@@ -182,14 +192,10 @@ describe('fastio', () => {
   });
 
   it('tcpState() reads the kernel\'s TCP state: ESTABLISHED (1), CLOSE (7) after a reset, -errno for no socket', async () => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1');
-    await once(srv, 'listening');
-    cleanups.push(() => srv.close());
-    const accepted = once(srv, 'connection');
-    const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+    const { port, accepted } = await listener();
+    const c = net.connect(port, '127.0.0.1');
     await once(c, 'connect');
-    const [s] = (await accepted) as [net.Socket];
+    const s = await accepted;
     const fd = (c as unknown as { _handle: { fd: number } })._handle.fd;
     expect(io.tcpState(fd)).toBe(1);
     s.resetAndDestroy();
@@ -200,14 +206,10 @@ describe('fastio', () => {
   });
 
   it('poll, stream mode: writable, then reads; a short read ends its burst (kind 3), full ones end with kind 2', async () => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1');
-    await once(srv, 'listening');
-    cleanups.push(() => srv.close());
-    const accepted = once(srv, 'connection');
-    const fd = io.tcpConnect4(0x7f000001, (srv.address() as net.AddressInfo).port);
+    const { port, accepted } = await listener();
+    const fd = io.tcpConnect4(0x7f000001, port);
     expect(fd).toBeGreaterThan(0);
-    const [s] = (await accepted) as [net.Socket];
+    const s = await accepted;
     cleanups.push(() => s.destroy());
     const buf = Buffer.alloc(1000);
     const calls: [number, number][] = [];
