@@ -31,7 +31,9 @@
 //                        Writable: cb(0, 1). Readable: cb(n, 0) per read()
 //                        until EAGAIN, n = 0 at end of file, -errno on an
 //                        error, then cb(0, 2) after reads that got data (the
-//                        burst is over); nothing stops by itself.
+//                        burst is over); a short read is cb(n, 3) instead,
+//                        the burst's last (no EAGAIN read follows it);
+//                        nothing stops by itself.
 //   pollEvents(handle, events)                stream mode: poll for events (1 readable, 2 writable; 0: nothing)
 //   tcpConnect4(addr, port), tcpConnect6(a, aoff, port)
 //                                             -> fd of a non-blocking TCP socket (TCP_NODELAY) whose

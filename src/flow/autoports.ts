@@ -18,9 +18,9 @@ type Kind = 'tcp' | 'udp';
 export class AutoPorts {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
-  /** ports forwarded automatically, per direction and protocol */
   /** the host's listening ports (this thread's namespace) */
   private readonly hostPorts = new PortWatch(sockDiagSocket, '/proc/thread-self/net');
+  /** ports forwarded automatically, per direction and protocol */
   private readonly auto = { in: { tcp: new Set<number>(), udp: new Set<number>() }, out: { tcp: new Set<number>(), udp: new Set<number>() } };
 
   constructor(

@@ -7,18 +7,12 @@
 // Messages are built and parsed here; the socket is a blocking netlink
 // socket made in the namespace to be watched (its namespace is fixed then).
 import fs from 'node:fs';
+import { AF_INET, AF_INET6, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP, NLM_F_REQUEST } from './netlink.js';
+import { TCP_CLOSE } from './sys.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ip.js';
 
 const SOCK_DIAG_BY_FAMILY = 20;
-const NLM_F_REQUEST = 1;
-const NLM_F_DUMP = 0x300;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
 const NLMSG_HDRLEN = 16;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const TCP_CLOSE = 7;
 const TCP_LISTEN = 10;
 /** struct inet_diag_req_v2 */
 const REQ_LEN = 56;

@@ -73,21 +73,20 @@ export function closeFd(fd: number): number {
   return call('pts', 'pts_close', [T.I32], [fd]);
 }
 
-/** A blocking NETLINK_ROUTE socket in this thread's network namespace, or -1. */
-export function netlinkSocket(): number {
+const NETLINK_ROUTE = 0;
+const NETLINK_SOCK_DIAG = 4;
+
+/** A blocking netlink socket (NETLINK_ROUTE unless told) in this thread's network namespace, or -1. */
+export function netlinkSocket(protocol = NETLINK_ROUTE): number {
   const AF_NETLINK = 16;
   const SOCK_RAW = 3;
   const SOCK_CLOEXEC = 0o2000000;
-  return call('libc', 'socket', [T.I32, T.I32, T.I32], [AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0]);
+  return call('libc', 'socket', [T.I32, T.I32, T.I32], [AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol]);
 }
 
-/** A blocking NETLINK_SOCK_DIAG socket in this thread's network namespace, or -errno. */
+/** A blocking NETLINK_SOCK_DIAG socket in this thread's network namespace, or -1. */
 export function sockDiagSocket(): number {
-  const AF_NETLINK = 16;
-  const SOCK_DGRAM = 2;
-  const SOCK_CLOEXEC = 0o2000000;
-  const NETLINK_SOCK_DIAG = 4;
-  return call('libc', 'socket', [T.I32, T.I32, T.I32], [AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG]);
+  return netlinkSocket(NETLINK_SOCK_DIAG);
 }
 
 export function dup2(from: number, to: number): number {
