@@ -41,7 +41,13 @@
 //   sockError(fd)                             -> SO_ERROR (0: connected) or -errno
 //   shutdownWrite(fd)                         -> 0 or -errno (shutdown(SHUT_WR))
 //   lingerZero(fd)                            -> 0 or -errno: close() then sends RST
-//   stop(handle)                              stops polling (does not close fd);
+//   timer(cb)                                 -> handle of a timer alone (no descriptor): cb(0, 4)
+//                                                when it expires
+//   pollTimer(handle, ms)                     (re)starts the one-shot timer of a stream-mode poll or
+//                                             of timer(): cb(0, 4) after ms; 0 stops it. A libuv
+//                                             timer costs no allocation when started again, where
+//                                             Node's setTimeout makes objects and timer lists
+//   stop(handle)                              stops polling and its timer (does not close fd);
 //                                             a second stop does nothing
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -59,16 +65,29 @@
 /** reads per wakeup, so that one busy descriptor cannot starve the rest */
 #define BURST 64
 
-enum { MODE_READ = 0, MODE_RECV4 = 1, MODE_RECV6 = 2, MODE_STREAM = 3 };
+enum { MODE_READ = 0, MODE_RECV4 = 1, MODE_RECV6 = 2, MODE_STREAM = 3, MODE_TIMER = 4 };
+/** the callback's second argument when a timer expires */
+#define KIND_TIMER 4
+
+/**
+ * Every poll's callbacks run in one async context, made once per Node
+ * environment: a resource object, a name and an async context per
+ * connection cost more than the connection's first segments.
+ */
+struct shared {
+  napi_ref resource;
+  napi_async_context actx;
+};
 
 struct poller {
   uv_poll_t poll;
+  /** stream mode and timer(): a one-shot timer (pollTimer) */
+  uv_timer_t timer;
   napi_env env;
+  struct shared *shared;
   napi_ref cb;
   napi_ref buf;
   napi_ref addr;
-  napi_ref resource;
-  napi_async_context actx;
   uint8_t *data;
   size_t cap;
   uint8_t *addrp;
@@ -77,7 +96,9 @@ struct poller {
   /** what is polled for now: UV_READABLE | UV_WRITABLE (stream mode changes it) */
   int events;
   int stopped;
-  /** freed once both libuv has closed the handle and JavaScript has let go of it */
+  /** libuv handles not yet closed (the poll, the timer) */
+  int open;
+  /** freed once both libuv has closed its handles and JavaScript has let go of it */
   int closed;
   int finalized;
 };
@@ -213,11 +234,10 @@ static napi_value js_tcp_state(napi_env env, napi_callback_info info) {
 
 static void poller_closed(uv_handle_t *h) {
   struct poller *p = h->data;
+  if (--p->open > 0) return;
   napi_delete_reference(p->env, p->cb);
-  napi_delete_reference(p->env, p->buf);
+  if (p->buf) napi_delete_reference(p->env, p->buf);
   if (p->addr) napi_delete_reference(p->env, p->addr);
-  napi_async_destroy(p->env, p->actx);
-  napi_delete_reference(p->env, p->resource);
   p->closed = 1;
   if (p->finalized) free(p);
 }
@@ -233,8 +253,14 @@ static void poller_finalize(napi_env env, void *data, void *hint) {
 static void poller_stop(struct poller *p) {
   if (p->stopped) return;
   p->stopped = 1;
-  uv_poll_stop(&p->poll);
-  uv_close((uv_handle_t *)&p->poll, poller_closed);
+  if (p->mode != MODE_TIMER) {
+    uv_poll_stop(&p->poll);
+    uv_close((uv_handle_t *)&p->poll, poller_closed);
+  }
+  if (p->mode == MODE_STREAM || p->mode == MODE_TIMER) {
+    uv_timer_stop(&p->timer);
+    uv_close((uv_handle_t *)&p->timer, poller_closed);
+  }
 }
 
 /** One read or recvmsg; returns its length, or -errno. Fills the source for recv modes. */
@@ -298,20 +324,56 @@ static void poll_stream(struct poller *p, int status, int events, napi_value glo
   if (got && !p->stopped) call2(p, global, cb, 0, 2); /* the burst is over */
 }
 
+/** The scopes a callback into JavaScript runs in. */
+struct scopes {
+  napi_handle_scope hs;
+  napi_callback_scope cs;
+};
+
+/** Opens the scopes and gets the callback; false if that failed (nothing to close then). */
+static int enter(struct poller *p, struct scopes *sc, napi_value *global, napi_value *cb) {
+  napi_env env = p->env;
+  napi_value resource;
+  if (napi_open_handle_scope(env, &sc->hs) != napi_ok) return 0;
+  napi_get_reference_value(env, p->shared->resource, &resource);
+  napi_get_reference_value(env, p->cb, cb);
+  napi_get_global(env, global);
+  if (napi_open_callback_scope(env, resource, p->shared->actx, &sc->cs) != napi_ok) {
+    napi_close_handle_scope(env, sc->hs);
+    return 0;
+  }
+  return 1;
+}
+
+/** Raises what the callback threw as an uncaught exception, and closes the scopes. */
+static void leave(struct poller *p, struct scopes *sc) {
+  napi_env env = p->env;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_callback_scope(env, sc->cs);
+  napi_close_handle_scope(env, sc->hs);
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct poller *p = t->data;
+  struct scopes sc;
+  napi_value global, cb;
+  if (p->stopped || !enter(p, &sc, &global, &cb)) return;
+  call2(p, global, cb, 0, KIND_TIMER);
+  leave(p, &sc);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   struct poller *p = h->data;
   napi_env env = p->env;
-  napi_handle_scope hs;
-  napi_callback_scope cs;
-  napi_value resource, cb, global, argv[2], ret;
-  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
-  napi_get_reference_value(env, p->resource, &resource);
-  napi_get_reference_value(env, p->cb, &cb);
-  napi_get_global(env, &global);
-  if (napi_open_callback_scope(env, resource, p->actx, &cs) != napi_ok) {
-    napi_close_handle_scope(env, hs);
-    return;
-  }
+  struct scopes sc;
+  napi_value cb, global, argv[2], ret;
+  if (!enter(p, &sc, &global, &cb)) return;
   int argc = p->mode == MODE_READ ? 1 : 2;
   if (p->mode == MODE_STREAM) {
     poll_stream(p, status, events, global, cb);
@@ -335,15 +397,37 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       if (fatal) break;
     }
   }
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
+  leave(p, &sc);
+}
+
+static void shared_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  struct shared *sh = data;
+  napi_async_destroy(env, sh->actx);
+  napi_delete_reference(env, sh->resource);
+  free(sh);
+}
+
+/** This environment's one async context for callbacks, made on first use; NULL if that failed. */
+static struct shared *shared_of(napi_env env) {
+  struct shared *sh = NULL;
+  if (napi_get_instance_data(env, (void **)&sh) == napi_ok && sh) return sh;
+  sh = calloc(1, sizeof *sh);
+  if (!sh) return NULL;
+  napi_value resource, name;
+  if (napi_create_object(env, &resource) != napi_ok || napi_create_string_utf8(env, "pasta-ts:poll", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, resource, name, &sh->actx) != napi_ok) {
+    free(sh);
+    return NULL;
   }
-  napi_close_callback_scope(env, cs);
-  napi_close_handle_scope(env, hs);
+  napi_create_reference(env, resource, 1, &sh->resource);
+  if (napi_set_instance_data(env, sh, shared_finalize, NULL) != napi_ok) {
+    napi_async_destroy(env, sh->actx);
+    napi_delete_reference(env, sh->resource);
+    free(sh);
+    return NULL;
+  }
+  return sh;
 }
 
 static napi_value js_poll(napi_env env, napi_callback_info info) {
@@ -373,6 +457,11 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   p->fd = (int)fd;
   p->mode = (int)mode;
   p->events = mode == MODE_STREAM ? UV_WRITABLE : UV_READABLE;
+  p->shared = shared_of(env);
+  if (!p->shared) {
+    free(p);
+    return bad_args(env, "poll: no async context");
+  }
   p->poll.data = p;
   int rc = uv_poll_init(loop, &p->poll, p->fd);
   if (rc == 0) rc = uv_poll_start(&p->poll, p->events, on_poll);
@@ -383,16 +472,59 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, uv_strerror(rc));
     return NULL;
   }
-  napi_value resource, name, ext;
-  napi_create_object(env, &resource);
-  napi_create_string_utf8(env, "pasta-ts:poll", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, resource, name, &p->actx);
-  napi_create_reference(env, resource, 1, &p->resource);
+  p->open = 1;
+  if (mode == MODE_STREAM) {
+    uv_timer_init(loop, &p->timer); /* cannot fail */
+    p->timer.data = p;
+    p->open = 2;
+  }
+  napi_value ext;
   napi_create_reference(env, a[6], 1, &p->cb);
   napi_create_reference(env, a[2], 1, &p->buf);
   if (mode == MODE_RECV4 || mode == MODE_RECV6) napi_create_reference(env, a[5], 1, &p->addr);
   CHECK(napi_create_external(env, p, poller_finalize, NULL, &ext));
   return ext;
+}
+
+static napi_value js_timer(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1], ext;
+  napi_valuetype t;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 1 || napi_typeof(env, a[0], &t) != napi_ok || t != napi_function) return bad_args(env, "timer(callback)");
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  struct poller *p = calloc(1, sizeof *p);
+  if (!p) return bad_args(env, "timer: out of memory");
+  p->env = env;
+  p->shared = shared_of(env);
+  if (!p->shared) {
+    free(p);
+    return bad_args(env, "timer: no async context");
+  }
+  p->fd = -1;
+  p->mode = MODE_TIMER;
+  uv_timer_init(loop, &p->timer);
+  p->timer.data = p;
+  p->open = 1;
+  napi_create_reference(env, a[0], 1, &p->cb);
+  CHECK(napi_create_external(env, p, poller_finalize, NULL, &ext));
+  return ext;
+}
+
+static napi_value js_poll_timer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  struct poller *p;
+  int64_t ms;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 2 || napi_get_value_external(env, a[0], (void **)&p) != napi_ok || !arg_int(env, a[1], &ms) || ms < 0 || ms > 0x7fffffff)
+    return bad_args(env, "pollTimer(handle, ms)");
+  if (p->stopped) return NULL;
+  if (p->mode != MODE_STREAM && p->mode != MODE_TIMER) return bad_args(env, "pollTimer: a stream poll or a timer() only");
+  if (ms == 0) uv_timer_stop(&p->timer);
+  else uv_timer_start(&p->timer, on_timer, (uint64_t)ms, 0);
+  return NULL;
 }
 
 static napi_value js_stop(napi_env env, napi_callback_info info) {
@@ -491,7 +623,8 @@ static napi_value init(napi_env env, napi_value exports) {
   } fns[] = {{"write", js_write},   {"udpSocket", js_udp_socket}, {"sendTo4", js_send_to4}, {"sendTo6", js_send_to6},
              {"close", js_close},   {"poll", js_poll},            {"stop", js_stop},        {"tcpState", js_tcp_state},
              {"pollEvents", js_poll_events}, {"tcpConnect4", js_tcp_connect4}, {"tcpConnect6", js_tcp_connect6},
-             {"sockError", js_sock_error}, {"shutdownWrite", js_shutdown_write}, {"lingerZero", js_linger_zero}};
+             {"sockError", js_sock_error}, {"shutdownWrite", js_shutdown_write}, {"lingerZero", js_linger_zero},
+             {"timer", js_timer}, {"pollTimer", js_poll_timer}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

@@ -34,14 +34,15 @@ export class Dispatcher {
   private readonly arp: ArpView = { op: 0, senderMacOff: 0, senderIp: 0, targetMacOff: 0, targetIp: 0 };
   hooks: ServiceHooks = {};
 
-  constructor(readonly ctx: FlowContext, opts: { tcp: boolean; udp: boolean; icmp: boolean }) {
-    this.tcp = new TcpTranslator(ctx);
+  /** nodeTimers: TCP's timers on Node's setTimeout even with the fastio addon (tests that fake the clock) */
+  constructor(readonly ctx: FlowContext, opts: { tcp: boolean; udp: boolean; icmp: boolean; nodeTimers?: boolean }) {
+    this.tcp = new TcpTranslator(ctx, undefined, undefined, opts.nodeTimers);
     this.udp = new UdpTranslator(ctx);
     this.icmp = new IcmpTranslator(ctx);
     this.enabled = opts;
   }
 
-  private readonly enabled: { tcp: boolean; udp: boolean; icmp: boolean };
+  private readonly enabled: { tcp: boolean; udp: boolean; icmp: boolean; nodeTimers?: boolean };
 
   /**
    * onFrame for the guest link: a frame that makes a translator throw is

@@ -8,9 +8,9 @@
 // socket's write queue. Backpressure flows both ways: a full host socket
 // shrinks the window we advertise; a guest that does not acknowledge pauses
 // reads from the host socket, so the host kernel's window closes in turn.
-import type { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { NativeSocket } from '../io/hosttcp.js';
+import { NativeSocket, type SocketOwner } from '../io/hosttcp.js';
+import { type Timer, newTimer } from '../io/timer.js';
 import { BufferPool, CHUNK } from './bufpool.js';
 import { type FastIo, fastIo } from '../io/fastio.js';
 import type { FlowContext } from './context.js';
@@ -58,7 +58,7 @@ const MAX_RETRIES = 12;
 const CONNECT_TIMEOUT_MS = 30_000;
 
 /** What the translator needs of a host socket: a net.Socket, or fastio's NativeSocket. */
-interface HostSocket extends EventEmitter {
+interface HostSocket {
   readonly destroyed: boolean;
   readonly writableLength: number;
   write(chunk: Uint8Array, cb?: () => void): boolean;
@@ -67,7 +67,6 @@ interface HostSocket extends EventEmitter {
   resume(): void;
   destroy(): void;
   resetAndDestroy(): void;
-  setTimeout(ms: number): void;
 }
 
 /** The descriptor under a connected host socket, or -1. */
@@ -98,7 +97,7 @@ export interface TcpStats {
   streamBytes: number;
 }
 
-export class TcpConn {
+export class TcpConn implements SocketOwner {
   state: State;
   readonly sock: HostSocket;
   /** collision chain in the port-pair table */
@@ -135,29 +134,28 @@ export class TcpConn {
   private rto = RTO_MIN_MS;
   private retries = 0;
   /**
-   * The retransmission timer. Data that is acknowledged at once (the usual
-   * case on a local link) would otherwise create and cancel a timer per
-   * round trip: instead an acknowledgement only disarms it (`armed`), and the
-   * pending timeout, when it comes, is dropped or restarted (`rearm`). A
-   * timeout therefore never fires earlier than the RTO after arming, at
-   * worst once more the RTO later.
+   * The connection's one timer: the connect timeout while connecting, then
+   * the retransmission timer. Data that is acknowledged at once (the usual
+   * case on a local link) would otherwise restart a timer per round trip:
+   * instead an acknowledgement only disarms it (`armed`), and the pending
+   * timeout, when it comes, is dropped or restarted (`rearm`). A timeout
+   * therefore never fires earlier than the RTO after arming, at worst once
+   * more the RTO later. With the fastio addon it is the host socket's own
+   * libuv timer (nothing allocated per start), else a Node timer.
    */
-  private timer: NodeJS.Timeout | undefined;
+  private timerPending = false;
   /** whether a retransmission timeout is wanted */
   private armed = false;
   /** the pending timer was set before the current arming: start a full RTO when it fires */
   private rearm = false;
   /** the duration the pending timer was set for */
   private timerMs = 0;
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    if (!this.armed || this.state === State.Closed) return;
-    if (this.rearm) {
-      this.startTimer();
-      return;
-    }
-    this.armed = false;
-    this.onTimeout();
+  /** the host socket, when it is a NativeSocket whose timer this connection uses */
+  private native: NativeSocket | undefined;
+  private nodeTimer: NodeJS.Timeout | undefined;
+  private readonly onNodeTimer = (): void => {
+    this.nodeTimer = undefined;
+    this.onHostTimer();
   };
   ackPending = false;
   /** the acknowledgement number of our last segment */
@@ -193,41 +191,37 @@ export class TcpConn {
       this.guestWscale = syn.wscale;
       this.sndWnd = syn.window;
       this.mss = clampMss(syn.mss, this.maxMss());
-      const onread = (n: number, buf: Uint8Array): boolean => {
-        this.append(buf as Buffer, n);
-        return !this.paused;
-      };
       // Every connection reads into the one shared buffer and the data is
       // copied out at once, packed into pooled buffers: memory held stays
       // in proportion to the data, whatever the number of connections.
       // With the fastio addon the host socket is a NativeSocket (one system
-      // call per read or write); else Node's net.Socket.
-      let native: NativeSocket | undefined;
+      // call per read or write, its events as calls to this connection's
+      // onHost* methods); else Node's net.Socket.
       if (t.io) {
-        // Reads of one wakeup are sent to the guest together, at the end:
-        // 64 KiB reads against a 65480-byte MSS would otherwise leave a
-        // 56-byte frame behind each full one.
-        native = new NativeSocket(t.io, from.addr, remotePort, t.readBuf, (n, buf) => {
-          this.deferPush = true;
-          return onread(n, buf);
-        });
-        native.onReadsDone = (): void => {
-          this.deferPush = false;
-          this.pushData();
-        };
+        const native = new NativeSocket(t.io, from.addr, remotePort, t.readBuf, this);
+        this.sock = native;
+        if (t.nativeTimers) this.native = native;
+      } else {
+        const s = net.connect({
+          host: from.host,
+          port: remotePort,
+          allowHalfOpen: true,
+          noDelay: true,
+          // (Node keeps each socket's next read buffer between reads, so a
+          // buffer handed to one socket can never be given to the queue.)
+          onread: {
+            buffer: t.readBuf,
+            callback: (n: number, buf: Uint8Array): boolean => {
+              this.append(buf as Buffer, n);
+              return !this.paused;
+            },
+          },
+        } as net.NetConnectOpts);
+        s.once('connect', () => this.onHostConnect());
+        this.listen(s);
+        this.sock = s;
       }
-      this.sock = native
-        ?? net.connect({
-            host: from.host,
-            port: remotePort,
-            allowHalfOpen: true,
-            noDelay: true,
-            // (Node keeps each socket's next read buffer between reads, so a
-            // buffer handed to one socket can never be given to the queue.)
-            onread: { buffer: t.readBuf, callback: onread },
-          } as net.NetConnectOpts);
-      this.sock.setTimeout(CONNECT_TIMEOUT_MS);
-      this.sock.once('connect', () => this.onConnect());
+      this.startTimer(CONNECT_TIMEOUT_MS);
     } else {
       this.state = State.SynToGuest;
       this.rcvNxt = 0;
@@ -236,22 +230,19 @@ export class TcpConn {
       this.mss = 536;
       from.accepted.setNoDelay(true);
       this.sock = from.accepted;
+      this.listen(from.accepted);
       this.hostFd = fdOf(this.sock);
-    }
-    this.sock.on('data', (d: Buffer) => this.onHostData(d));
-    this.sock.on('end', () => this.onHostEnd());
-    this.sock.on('error', (e: NodeJS.ErrnoException) => this.onHostError(e));
-    this.sock.on('timeout', () => {
-      if (this.state === State.Connecting) this.onHostError(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
-    });
-    this.sock.on('close', () => {
-      this.hostFd = -1;
-      this.maybeDone();
-    });
-    if (this.state === State.SynToGuest) {
       this.sendSyn();
       this.armTimer();
     }
+  }
+
+  /** A net.Socket's events, to the calls a NativeSocket makes. */
+  private listen(s: net.Socket): void {
+    s.on('data', (d: Buffer) => this.onHostData(d));
+    s.on('end', () => this.onHostEnd());
+    s.on('error', (e: NodeJS.ErrnoException) => this.onHostError(e));
+    s.on('close', () => this.onHostClose());
   }
 
   private maxMss(): number {
@@ -265,8 +256,7 @@ export class TcpConn {
 
   // ---- host socket events ----
 
-  private onConnect(): void {
-    this.sock.setTimeout(0);
+  onHostConnect(): void {
     this.hostFd = fdOf(this.sock);
     this.state = State.SynSent;
     this.sendSynAck();
@@ -343,6 +333,42 @@ export class TcpConn {
     if (!this.deferPush) this.pushData();
   }
 
+  /** A NativeSocket's read: the reads of one wakeup go to the guest together, at its end. */
+  onHostRead(n: number, buf: Buffer): boolean {
+    // (64 KiB reads against a 65480-byte MSS would otherwise leave a
+    // 56-byte frame behind each full one)
+    this.deferPush = true;
+    this.append(buf, n);
+    return !this.paused;
+  }
+
+  onHostReadsDone(): void {
+    this.deferPush = false;
+    this.pushData();
+  }
+
+  onHostClose(): void {
+    this.hostFd = -1;
+    this.maybeDone();
+  }
+
+  /** The connect timeout, or the retransmission timer. */
+  onHostTimer(): void {
+    this.timerPending = false;
+    if (this.state === State.Closed) return;
+    if (this.state === State.Connecting) {
+      this.onHostError(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+      return;
+    }
+    if (!this.armed) return;
+    if (this.rearm) {
+      this.startTimer(this.rto);
+      return;
+    }
+    this.armed = false;
+    this.onTimeout();
+  }
+
   private onHostData(d: Buffer): void {
     this.sealTail();
     this.queue.push(d);
@@ -364,7 +390,7 @@ export class TcpConn {
     }
   }
 
-  private onHostEnd(): void {
+  onHostEnd(): void {
     // libuv takes a hang-up for end of file, also when the peer reset the
     // connection while our reads were paused: the kernel's state tells them
     // apart, and an aborted download must not reach the guest as complete.
@@ -380,7 +406,7 @@ export class TcpConn {
     this.maybeDone();
   }
 
-  private onHostError(e: NodeJS.ErrnoException): void {
+  onHostError(e: NodeJS.ErrnoException): void {
     if (this.state === State.Closed) return;
     if (this.state === State.Connecting) {
       this.t.stats.refused++;
@@ -713,17 +739,22 @@ export class TcpConn {
   private armTimer(restart = false): void {
     if (this.armed && !restart) return;
     this.armed = true;
-    if (!this.timer) this.startTimer();
-    else if (this.rto < this.timerMs) {
-      clearTimeout(this.timer); // after a backoff: the pending one is too late
-      this.startTimer();
-    } else this.rearm = true;
+    // a pending timer for longer (the connect timeout, or after a backoff) is too late
+    if (!this.timerPending || this.rto < this.timerMs) this.startTimer(this.rto);
+    else this.rearm = true;
   }
 
-  private startTimer(): void {
+  /** Starts the connection's timer (again) for ms. */
+  private startTimer(ms: number): void {
     this.rearm = false;
-    this.timerMs = this.rto;
-    this.timer = setTimeout(this.onTimer, this.rto);
+    this.timerMs = ms;
+    this.timerPending = true;
+    if (this.native) {
+      this.native.startTimer(ms);
+      return;
+    }
+    if (this.nodeTimer) clearTimeout(this.nodeTimer);
+    this.nodeTimer = setTimeout(this.onNodeTimer, ms);
   }
 
   /**
@@ -733,9 +764,13 @@ export class TcpConn {
    */
   private stopTimer(lazy = false): void {
     this.armed = false;
-    if (lazy || !this.timer) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    if (lazy || !this.timerPending) return;
+    this.timerPending = false;
+    if (this.native) this.native.startTimer(0);
+    else if (this.nodeTimer) {
+      clearTimeout(this.nodeTimer);
+      this.nodeTimer = undefined;
+    }
   }
 
   private onTimeout(): void {
@@ -822,7 +857,7 @@ export class TcpTranslator {
    * (a timer per request costs more than the request's own work).
    */
   private delacks: TcpConn[] = [];
-  private delackTimer: NodeJS.Timeout | undefined;
+  private readonly delackTimer: Timer;
   private delackArmed = false;
   private readonly onDelack = (): void => {
     this.delackArmed = false;
@@ -854,7 +889,17 @@ export class TcpTranslator {
     for (const c of this.paused) c.resumeIfRoom();
   }
 
-  constructor(readonly ctx: FlowContext, private readonly maxConns = 16384, readonly io: FastIo | null = fastIo()) {}
+  /**
+   * Connections' and the delayed-ACK timers on libuv's own timers through
+   * io (no Timeout objects, no timer lists made and dropped by duration);
+   * nodeTimers: on Node's (tests that fake the clock).
+   */
+  readonly nativeTimers: boolean;
+
+  constructor(readonly ctx: FlowContext, private readonly maxConns = 16384, readonly io: FastIo | null = fastIo(), nodeTimers = false) {
+    this.nativeTimers = io !== null && !nodeTimers;
+    this.delackTimer = newTimer(this.nativeTimers ? io : null, this.onDelack);
+  }
 
   /** A TCP segment from the guest; ip fields come from the parsed IP header. */
   onGuestSegment(buf: Buffer, v6: boolean, srcOff: number, dstOff: number, src4: number, dst4: number, l4Off: number, l4Len: number): void {
@@ -970,8 +1015,7 @@ export class TcpTranslator {
 
   private armDelack(): void {
     this.delackArmed = true;
-    if (this.delackTimer) this.delackTimer.refresh();
-    else this.delackTimer = setTimeout(this.onDelack, DELACK_MS);
+    this.delackTimer.start(DELACK_MS);
   }
 
   /** Acknowledgements are coalesced: one per connection per event-loop turn. */
@@ -992,7 +1036,7 @@ export class TcpTranslator {
     for (const head of [...this.table.values()]) {
       for (let c: TcpConn | undefined = head; c; c = c.next) c.close();
     }
-    if (this.delackTimer) clearTimeout(this.delackTimer);
+    this.delackTimer.stop();
     this.delackArmed = false;
     this.delacks = [];
   }

@@ -17,6 +17,8 @@ export const POLL_RECV6 = 2;
  * read, which empties the socket and ends the burst itself
  */
 export const POLL_STREAM = 3;
+/** the callback's second argument when the timer of a stream poll or of timer() expires */
+export const KIND_TIMER = 4;
 export const EV_READABLE = 1;
 export const EV_WRITABLE = 2;
 
@@ -52,6 +54,15 @@ export interface FastIo {
   shutdownWrite(fd: number): number;
   /** SO_LINGER 0: close() then resets the connection */
   lingerZero(fd: number): number;
+  /** a timer alone, no descriptor: cb(0, KIND_TIMER) when it expires; stop() ends it */
+  timer(cb: (n: number, kind: number) => void): PollHandle;
+  /**
+   * (Re)starts the one-shot timer of a POLL_STREAM poll or of timer(): its
+   * callback gets (0, KIND_TIMER) after ms; 0 stops it. Starting it again
+   * allocates nothing, where each setTimeout makes a Timeout and Node's
+   * timer lists are made and dropped by duration.
+   */
+  pollTimer(h: PollHandle, ms: number): void;
 }
 
 /** The name Node's own errors give an errno: EMFILE for 24. */

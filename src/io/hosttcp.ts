@@ -1,14 +1,14 @@
 // An outbound TCP socket on the fastio addon, with the part of net.Socket's
-// interface the TCP translator uses: connect, 'connect', 'end', 'error',
-// 'timeout' and 'close' events, reads into one caller's buffer (as the
-// `onread` option), write(chunk, cb), end(), pause() and resume(), destroy()
-// and resetAndDestroy(). A net.Socket is a full Duplex stream, with its
-// states, nextTicks and write requests on every call; a connect/close loop
-// spends much of its time there. Here each read and write is one system
-// call and one JavaScript call.
-import { EventEmitter } from 'node:events';
+// interface the TCP translator uses: write(chunk, cb), end(), pause() and
+// resume(), destroy() and resetAndDestroy(), reads into one caller's buffer
+// (as the `onread` option), and a one-shot timer. A net.Socket is a full
+// Duplex stream, with its states, nextTicks and write requests on every
+// call; a connect/close loop spends much of its time there. Here each read
+// and write is one system call and one JavaScript call, and what happens is
+// told to one owner by direct calls (no event emitter, no listeners to set
+// up per connection).
 import os from 'node:os';
-import { EV_READABLE, EV_WRITABLE, type FastIo, POLL_STREAM, type PollHandle, errnoName } from './fastio.js';
+import { EV_READABLE, EV_WRITABLE, type FastIo, KIND_TIMER, POLL_STREAM, type PollHandle, errnoName } from './fastio.js';
 
 /** An Error as Node gives them: code EMFILE, ECONNREFUSED... */
 export function errnoError(errno: number, what: string): NodeJS.ErrnoException {
@@ -18,13 +18,31 @@ export function errnoError(errno: number, what: string): NodeJS.ErrnoException {
 
 const EAGAIN = os.constants.errno.EAGAIN;
 
+/** What a NativeSocket tells its owner, in the order of net.Socket's events. */
+export interface SocketOwner {
+  /** connected: writes may go out */
+  onHostConnect(): void;
+  /** a read, in buf[0, n); false pauses reading */
+  onHostRead(n: number, buf: Buffer): boolean;
+  /** the reads of one wakeup are over (several onHostRead calls when data keeps coming) */
+  onHostReadsDone(): void;
+  /** the peer's FIN */
+  onHostEnd(): void;
+  /** the connect or a read or write failed; onHostClose follows */
+  onHostError(e: NodeJS.ErrnoException): void;
+  /** destroyed (in a later tick than destroy()) */
+  onHostClose(): void;
+  /** the timer set by startTimer() expired */
+  onHostTimer(): void;
+}
+
 interface Pending {
   buf: Uint8Array;
   off: number;
   cb: (() => void) | undefined;
 }
 
-export class NativeSocket extends EventEmitter {
+export class NativeSocket {
   /** the descriptor; -1 once destroyed */
   fd: number;
   destroyed = false;
@@ -36,41 +54,38 @@ export class NativeSocket extends EventEmitter {
   private eof = false;
   private ending = false;
   private readonly queue: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  /** Called after the reads of one wakeup (several onRead calls, when data keeps coming). */
-  onReadsDone: (() => void) | undefined;
 
   /**
    * Connects to addr (an IPv4 address as a number, or 16 bytes of IPv6) and
-   * port; onRead(n, buf) gets each read, in buf[0, n), and returns false to
-   * pause reading.
+   * port; reads land in buf. A failed connect() is told to the owner in the
+   * next tick (onHostError, onHostClose).
    */
   constructor(
     private readonly io: FastIo,
     addr: number | Buffer,
     port: number,
     buf: Buffer,
-    private readonly onRead: (n: number, buf: Buffer) => boolean,
+    private readonly owner: SocketOwner,
   ) {
-    super();
     const fd = typeof addr === 'number' ? io.tcpConnect4(addr, port) : io.tcpConnect6(addr, 0, port);
     this.fd = fd;
     if (fd < 0) {
       this.fd = -1;
       this.destroyed = true;
       process.nextTick(() => {
-        this.emit('error', errnoError(-fd, 'connect'));
-        this.emit('close');
+        owner.onHostError(errnoError(-fd, 'connect'));
+        owner.onHostClose();
       });
       return;
     }
     this.poll = io.poll(fd, POLL_STREAM, buf, 0, buf.length, null, (n: number, kind: number): void => {
       if (kind === 0) this.onReadable(n, buf);
       else if (kind === 1) this.onWritable();
-      else {
+      else if (kind === KIND_TIMER) {
+        if (!this.destroyed) owner.onHostTimer();
+      } else {
         if (kind === 3) this.onReadable(n, buf); // a short read: the last of its burst
-        if (!this.destroyed) this.onReadsDone?.();
+        if (!this.destroyed) owner.onHostReadsDone();
       }
     });
   }
@@ -84,7 +99,7 @@ export class NativeSocket extends EventEmitter {
       }
       this.connecting = false;
       this.update();
-      this.emit('connect');
+      this.owner.onHostConnect();
       if (!this.destroyed) this.flush();
       return;
     }
@@ -94,16 +109,15 @@ export class NativeSocket extends EventEmitter {
   private onReadable(n: number, buf: Buffer): void {
     if (this.destroyed) return;
     if (n > 0) {
-      if (!this.onRead(n, buf)) this.pause();
+      if (!this.owner.onHostRead(n, buf)) this.pause();
     } else if (n === 0) {
       this.eof = true;
       this.update();
-      this.emit('end');
+      this.owner.onHostEnd();
     } else {
       this.fail(errnoError(-n, this.connecting ? 'connect' : 'read'));
     }
   }
-
   /** Polls for what is wanted now: reads unless paused or at end, writes while some wait. */
   private update(): void {
     if (this.destroyed || !this.poll) return;
@@ -167,29 +181,27 @@ export class NativeSocket extends EventEmitter {
     this.update();
   }
 
-  /** 'timeout' after ms (the translator bounds the connect with it); 0 clears it. */
-  setTimeout(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = ms > 0 ? setTimeout(() => this.emit('timeout'), ms) : undefined;
+  /** owner.onHostTimer() once, ms from now (again from now if it was running); 0 stops it. */
+  startTimer(ms: number): void {
+    if (this.poll && !this.destroyed) this.io.pollTimer(this.poll, ms);
   }
 
   private fail(e: NodeJS.ErrnoException): void {
     if (this.destroyed) return;
-    this.emit('error', e);
+    this.owner.onHostError(e);
     this.destroy();
   }
 
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.setTimeout(0);
-    if (this.poll) this.io.stop(this.poll);
+    if (this.poll) this.io.stop(this.poll); // and its timer
     this.io.close(this.fd);
     this.fd = -1;
     this.writableLength = 0;
     // what was never written is dropped; its owner gets its buffers back
     for (const p of this.queue.splice(0)) p.cb?.();
-    process.nextTick(() => this.emit('close'));
+    process.nextTick(closeOwner, this.owner);
   }
 
   /** Closes with a RST instead of a FIN. */
@@ -197,4 +209,8 @@ export class NativeSocket extends EventEmitter {
     if (!this.destroyed) this.io.lingerZero(this.fd);
     this.destroy();
   }
+}
+
+function closeOwner(owner: SocketOwner): void {
+  owner.onHostClose();
 }

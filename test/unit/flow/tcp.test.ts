@@ -122,6 +122,25 @@ describe('TCP handshake', () => {
     expect(again.tcp!.seq).toBe(sa.tcp!.seq);
   });
 
+  it('a connect that takes 30 s is given up: RST|ACK to the guest, counted as refused; not before', async () => {
+    const env = newEnv({ nodeTimers: true });
+    const srv = await server();
+    const g = new GuestTcp(env, { dstPort: srv.port });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // the fake clock runs before the event loop could report the connect done
+    g.send(SYN, { mss: 1460, wscale: 7 });
+    vi.advanceTimersByTime(29_999);
+    expect(g.nextNow()).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    const r = g.nextNow();
+    expect(r && flags(r)).toBe('RA');
+    expect(r!.tcp!.ack).toBe(add(g.iss, 1));
+    expect(env.d.tcp.stats).toMatchObject({ conns: 0, refused: 1 });
+    vi.useRealTimers();
+    await new Promise((r) => setTimeout(r, 20)); // the late connect finds nothing to answer
+    expect(g.nextNow()).toBeUndefined();
+  });
+
   it('a closed port is refused at once with RST|ACK (seq 0, ack = ISN + 1)', async () => {
     const env = newEnv();
     const port = await closedPort();
@@ -515,7 +534,7 @@ describe('TCP retransmission', () => {
   // round trip): the pending timeout must then do nothing, and data sent
   // after it was disarmed must still be retransmitted, never before one RTO.
   it('request/response traffic: acknowledged data is never sent again; the next unacknowledged data is, after one to two RTOs', async () => {
-    const env = newEnv();
+    const env = newEnv({ nodeTimers: true });
     const srv = await server();
     const { g, peer } = await connected(env, srv);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
@@ -546,7 +565,7 @@ describe('TCP retransmission', () => {
   });
 
   it('a small pushed request gets its ACK with the answer; unanswered, after one to two 1 ms ticks, never early for a newer request', async () => {
-    const env = newEnv();
+    const env = newEnv({ nodeTimers: true });
     const srv = await server();
     const { g, peer } = await connected(env, srv);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
@@ -641,7 +660,7 @@ describe('TCP retransmission', () => {
   // sender MUST keep the connection open.
   // Fails with: probe 13: expected 'RA' not to be 'RA' (RST|ACK instead of the 13th probe).
   it('a zero window answered by the guest is probed indefinitely, never reset', async () => {
-    const env = newEnv();
+    const env = newEnv({ nodeTimers: true });
     const srv = await server();
     const { g, peer } = await connected(env, srv);
     g.ack({ window: 0 });

@@ -73,6 +73,8 @@ export interface EnvOpts extends PlanOpts {
   tcp?: boolean;
   udp?: boolean;
   icmp?: boolean;
+  /** TCP's timers on Node's setTimeout (for vi.useFakeTimers) */
+  nodeTimers?: boolean;
 }
 
 export class Env {
@@ -90,7 +92,7 @@ export class Env {
     // our MAC may change (when the guest uses it): frames must carry the current one
     this.link.expectSrcMac = this.plan.ourMac;
     this.ctx = new FlowContext(this.link, this.plan, this.log);
-    this.d = new Dispatcher(this.ctx, { tcp: o.tcp ?? true, udp: o.udp ?? true, icmp: o.icmp ?? true });
+    this.d = new Dispatcher(this.ctx, { tcp: o.tcp ?? true, udp: o.udp ?? true, icmp: o.icmp ?? true, nodeTimers: o.nodeTimers });
     this.link.start(this.d.onFrame);
     this.rxOff = o.rxOff ?? 10;
   }

@@ -1,10 +1,10 @@
 // NativeSocket (src/io/hosttcp.ts) against real TCP servers on loopback.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FastIo, fastIo } from '../../../src/io/fastio.js';
-import { NativeSocket } from '../../../src/io/hosttcp.js';
+import { NativeSocket, type SocketOwner } from '../../../src/io/hosttcp.js';
 import { parse6 } from '../../../src/wire/ip.js';
 import { rng } from '../helpers/rng.js';
 
@@ -24,22 +24,39 @@ async function server(onConn: (s: net.Socket) => void, host = '127.0.0.1'): Prom
   return (srv.address() as net.AddressInfo).port;
 }
 
-/** A NativeSocket collecting what it reads; destroyed after the test. */
+/**
+ * A NativeSocket collecting what it reads; its owner's calls are re-emitted
+ * as events on `ev` (connect, end, error, close, timer) to await them;
+ * destroyed after the test.
+ */
 function client(addr: number | Buffer, port: number, readable = () => true) {
   const chunks: Buffer[] = [];
   const buf = Buffer.alloc(65536);
-  const s = new NativeSocket(io, addr, port, buf, (n, b) => {
-    chunks.push(Buffer.from(b.subarray(0, n)));
-    return readable();
-  });
-  cleanups.push(() => s.destroy());
+  const ev = new EventEmitter();
   const errors: string[] = [];
-  s.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code ?? e.message));
-  return { s, chunks, errors, data: () => Buffer.concat(chunks) };
+  const calls: string[] = [];
+  const owner: SocketOwner = {
+    onHostConnect: () => ev.emit('connect'),
+    onHostRead: (n, b) => {
+      chunks.push(Buffer.from(b.subarray(0, n)));
+      return readable();
+    },
+    onHostReadsDone: () => undefined,
+    onHostEnd: () => ev.emit('end'),
+    onHostError: (e) => {
+      errors.push(e.code ?? e.message);
+      calls.push('error');
+    },
+    onHostClose: () => {
+      calls.push('close');
+      ev.emit('close');
+    },
+    onHostTimer: () => ev.emit('timer'),
+  };
+  const s = new NativeSocket(io, addr, port, buf, owner);
+  cleanups.push(() => s.destroy());
+  return { s, ev, chunks, errors, calls, data: () => Buffer.concat(chunks) };
 }
-
-/** Resolves on 'close' (events.once would reject on the 'error' before it). */
-const closed = (s: NativeSocket) => new Promise((r) => s.once('close', r));
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -57,14 +74,14 @@ describe('NativeSocket', () => {
       });
     });
     const c = client(LOOPBACK, port);
-    await once(c.s, 'connect');
+    await once(c.ev, 'connect');
     expect(c.s.fd).toBeGreaterThan(2);
     // larger than the socket buffer: most of it waits in the queue, callbacks in order
     const done: number[] = [];
     for (let i = 0; i < 4; i++) c.s.write(up.subarray(i << 20, (i + 1) << 20), () => done.push(i));
     expect(c.s.writableLength).toBeGreaterThan(0);
     c.s.end();
-    await once(c.s, 'end');
+    await once(c.ev, 'end');
     expect(done).toEqual([0, 1, 2, 3]);
     expect(c.s.writableLength).toBe(0);
     expect(sha(received!)).toBe(sha(up));
@@ -75,7 +92,7 @@ describe('NativeSocket', () => {
   it('IPv6', async () => {
     const port = await server((s) => s.end('over six'), '::1');
     const c = client(parse6('::1'), port);
-    await once(c.s, 'end');
+    await once(c.ev, 'end');
     expect(c.data().toString()).toBe('over six');
   });
 
@@ -88,7 +105,7 @@ describe('NativeSocket', () => {
     });
     let open = false; // the first read pauses
     const c = client(LOOPBACK, port, () => open);
-    await once(c.s, 'connect');
+    await once(c.ev, 'connect');
     await vi.waitFor(() => expect(c.chunks.length).toBeGreaterThan(0));
     await vi.waitFor(() => expect(peer!.writableLength).toBeGreaterThan(0));
     const before = c.data().length;
@@ -105,7 +122,7 @@ describe('NativeSocket', () => {
     const port = await server(() => {});
     cleanups.pop()!(); // closed again: nothing listens there now
     const c = client(LOOPBACK, port);
-    await closed(c.s);
+    await once(c.ev, 'close');
     expect(c.errors).toEqual(['ECONNREFUSED']);
     expect(c.s.destroyed).toBe(true);
   });
@@ -113,7 +130,7 @@ describe('NativeSocket', () => {
   it('a peer that resets: error ECONNRESET; resetAndDestroy() resets the peer', async () => {
     const port = await server((s) => s.resetAndDestroy());
     const c = client(LOOPBACK, port);
-    await closed(c.s);
+    await once(c.ev, 'close');
     expect(c.errors).toEqual(['ECONNRESET']);
 
     const seen: string[] = [];
@@ -122,7 +139,7 @@ describe('NativeSocket', () => {
       s.on('end', () => seen.push('end'));
     });
     const d = client(LOOPBACK, port2);
-    await once(d.s, 'connect');
+    await once(d.ev, 'connect');
     d.s.resetAndDestroy();
     await vi.waitFor(() => expect(seen).toEqual(['ECONNRESET']));
   });
@@ -130,7 +147,7 @@ describe('NativeSocket', () => {
   it('destroy() with writes queued hands their buffers back; writing afterwards is refused', async () => {
     const port = await server(() => {}); // never reads
     const c = client(LOOPBACK, port);
-    await once(c.s, 'connect');
+    await once(c.ev, 'connect');
     const released: number[] = [];
     const chunk = Buffer.alloc(1 << 20);
     for (let i = 0; i < 16; i++) c.s.write(chunk, () => released.push(i));
@@ -141,19 +158,39 @@ describe('NativeSocket', () => {
     let late = false;
     expect(c.s.write(chunk, () => (late = true))).toBe(false);
     expect(late).toBe(true);
-    await closed(c.s);
+    await once(c.ev, 'close');
   });
 
-  it('setTimeout() emits timeout; 0 clears it', async () => {
+  it('startTimer() calls onHostTimer once; starting again restarts it; 0 stops it; destroy() stops it', async () => {
     const port = await server(() => {});
     const c = client(LOOPBACK, port);
-    let timeouts = 0;
-    c.s.on('timeout', () => timeouts++);
-    c.s.setTimeout(20);
-    await once(c.s, 'timeout');
-    c.s.setTimeout(30);
-    c.s.setTimeout(0);
+    let timers = 0;
+    c.ev.on('timer', () => timers++);
+    const t0 = performance.now();
+    c.s.startTimer(20);
+    await once(c.ev, 'timer');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(19);
+    const t1 = performance.now();
+    c.s.startTimer(10);
+    await new Promise((r) => setTimeout(r, 5));
+    c.s.startTimer(30); // from now: not at 10 ms
+    await once(c.ev, 'timer');
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(33);
+    c.s.startTimer(30);
+    c.s.startTimer(0);
+    const d = client(LOOPBACK, port);
+    d.ev.on('timer', () => timers++);
+    d.s.startTimer(10);
+    d.s.destroy();
     await new Promise((r) => setTimeout(r, 60));
-    expect(timeouts).toBe(1);
+    expect(timers).toBe(2);
+  });
+
+  it('a failed connect() is told in a later tick: error, then close', async () => {
+    const c = client(LOOPBACK, 0); // port 0: EADDRNOTAVAIL or ECONNREFUSED at once or later
+    expect(c.calls).toEqual([]);
+    await once(c.ev, 'close');
+    expect(c.calls).toEqual(['error', 'close']);
+    expect(c.errors).toHaveLength(1);
   });
 });
