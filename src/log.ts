@@ -49,6 +49,7 @@ export function createLogger(prog: string, level: LogLevel, file?: string, logSi
   let p: Pino | undefined;
   const logger = (): Pino => (p ??= (createRequire(import.meta.url)('pino') as typeof import('pino'))({ level, base: undefined }, stream));
   return {
+    tracing: threshold <= LEVELS.trace,
     trace: (m) => { if (threshold <= LEVELS.trace) logger().trace(m); },
     debug: (m) => { if (threshold <= LEVELS.debug) logger().debug(m); },
     info: (m) => { if (threshold <= LEVELS.info) logger().info(m); },

@@ -8,6 +8,8 @@ import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, formatMac, writeEth } from '../wire/eth
 import { IPV4_HLEN, IPV6_HLEN, equal6, writeIpv4, writeIpv6 } from '../wire/ip.js';
 
 export interface Log {
+  /** whether trace() prints: callers skip formatting a line nobody reads */
+  readonly tracing?: boolean;
   trace(msg: string): void;
   debug(msg: string): void;
   info(msg: string): void;

@@ -69,6 +69,11 @@ interface HostSocket {
   resetAndDestroy(): void;
 }
 
+/** An address (IPv4 as a number, IPv6 as 16 bytes) as the string Node's sockets take. */
+function formatAddr(addr: number | Buffer): string {
+  return typeof addr === 'number' ? format4(addr) : format6(addr);
+}
+
 /** The descriptor under a connected host socket, or -1. */
 function fdOf(sock: HostSocket): number {
   if (sock instanceof NativeSocket) return sock.fd;
@@ -180,7 +185,7 @@ export class TcpConn implements SocketOwner {
     readonly remote6: Buffer | undefined,
     readonly remotePort: number,
     /** outbound: the guest's SYN and where to connect; inbound: the accepted host socket */
-    from: { syn: TcpView; host: string; addr: number | Buffer } | { accepted: net.Socket },
+    from: { syn: TcpView; addr: number | Buffer } | { accepted: net.Socket },
   ) {
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
@@ -203,7 +208,7 @@ export class TcpConn implements SocketOwner {
         if (t.nativeTimers) this.native = native;
       } else {
         const s = net.connect({
-          host: from.host,
+          host: formatAddr(from.addr),
           port: remotePort,
           allowHalfOpen: true,
           noDelay: true,
@@ -930,21 +935,19 @@ export class TcpTranslator {
       this.resetStray(buf, v6, srcOff, dstOff, src4, dst4, seg);
       return;
     }
-    let host: string;
+    let addr: number | Buffer;
     let c: TcpConn;
     if (v6) {
       const guest6 = Buffer.from(buf.subarray(srcOff, srcOff + 16));
       const remote6 = Buffer.from(buf.subarray(dstOff, dstOff + 16));
-      const addr = this.ctx.hostDst6(buf, dstOff, seg.dstPort);
-      host = format6(addr);
-      c = new TcpConn(this, true, 0, guest6, seg.srcPort, 0, remote6, seg.dstPort, { syn: seg, host, addr });
+      addr = this.ctx.hostDst6(buf, dstOff, seg.dstPort);
+      c = new TcpConn(this, true, 0, guest6, seg.srcPort, 0, remote6, seg.dstPort, { syn: seg, addr });
     } else {
-      const addr = this.ctx.hostDst4(dst4, seg.dstPort);
-      host = format4(addr);
-      c = new TcpConn(this, false, src4, undefined, seg.srcPort, dst4, undefined, seg.dstPort, { syn: seg, host, addr });
+      addr = this.ctx.hostDst4(dst4, seg.dstPort);
+      c = new TcpConn(this, false, src4, undefined, seg.srcPort, dst4, undefined, seg.dstPort, { syn: seg, addr });
     }
     this.insert(c, key);
-    this.ctx.log.trace(`TCP open ${c.describe} via ${host}`);
+    if (this.ctx.log.tracing) this.ctx.log.trace(`TCP open ${c.describe} via ${formatAddr(addr)}`);
   }
 
   private insert(c: TcpConn, key: number): void {
@@ -969,7 +972,7 @@ export class TcpTranslator {
       ? new TcpConn(this, true, 0, this.ctx.plan.v6!.addr, guestPort, 0, remote as Buffer, remotePort, { accepted: sock })
       : new TcpConn(this, false, this.ctx.plan.v4!.addr, undefined, guestPort, remote as number, undefined, remotePort, { accepted: sock });
     this.insert(c, guestPort * 0x10000 + remotePort);
-    this.ctx.log.trace(`TCP inbound ${c.describe}`);
+    if (this.ctx.log.tracing) this.ctx.log.trace(`TCP inbound ${c.describe}`);
   }
 
   /** RST for a segment that belongs to no connection (RFC 9293 3.10.7.1). */
