@@ -13,8 +13,14 @@
 // since an EAGAIN on the hot path is routine):
 //   write(fd, buf, off, len)                  -> bytes written or -errno
 //   udpSocket(v6, rcvbuf, sndbuf)             -> fd (bound to port 0) or -errno
-//   sendTo4(fd, buf, off, len, addr, port)    -> bytes or -errno; addr a uint32
-//   sendTo6(fd, buf, off, len, a, aoff, port) -> bytes or -errno; a[aoff..+16)
+//   sendTo4(fd, buf, off, len, addr, port[, seg])
+//                                             -> bytes or -errno; addr a uint32
+//   sendTo6(fd, buf, off, len, a, aoff, port[, seg])
+//                                             -> bytes or -errno; a[aoff..+16)
+//        seg < len: the bytes are datagrams of seg bytes each (the last may
+//        be shorter), sent by one sendmsg() with UDP_SEGMENT: the kernel
+//        builds one packet and cuts it up at the device (or the receiving
+//        socket), instead of a route lookup and stack walk per datagram
 //   close(fd)                                 -> 0 or -errno
 //   tcpState(fd)                              -> the kernel's TCP state (TCP_INFO) or -errno
 //   poll(fd, mode, buf, off, cap, addr, cb)   -> handle; until stop(handle):
@@ -56,6 +62,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,40 +176,76 @@ static napi_value js_udp_socket(napi_env env, napi_callback_info info) {
   return num(env, fd);
 }
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+/** sendto(), or with seg < len one sendmsg() of datagrams of seg bytes (UDP_SEGMENT); bytes or -errno. */
+static double send_dgrams(int fd, const uint8_t *p, size_t len, int64_t seg, const struct sockaddr *sa, socklen_t salen) {
+  ssize_t n;
+  if (seg <= 0 || (size_t)seg >= len) {
+    n = sendto(fd, p, len, MSG_DONTWAIT, sa, salen);
+  } else {
+    union {
+      char buf[CMSG_SPACE(sizeof(uint16_t))];
+      struct cmsghdr align;
+    } ctrl;
+    memset(&ctrl, 0, sizeof ctrl);
+    struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
+    struct msghdr mh = {.msg_name = (void *)sa, .msg_namelen = salen, .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = ctrl.buf, .msg_controllen = sizeof ctrl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t s = (uint16_t)seg;
+    memcpy(CMSG_DATA(c), &s, sizeof s);
+    n = sendmsg(fd, &mh, MSG_DONTWAIT);
+  }
+  return n < 0 ? -errno : (double)n;
+}
+
+/** The optional segment size argument: 0 when absent; false if it is not a size. */
+static int arg_seg(napi_env env, size_t argc, size_t at, napi_value *a, int64_t *seg) {
+  *seg = 0;
+  if (argc <= at) return 1;
+  return arg_int(env, a[at], seg) && *seg >= 0 && *seg <= 0xffff;
+}
+
 static napi_value js_send_to4(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value a[6];
-  int64_t fd, addr, port;
+  size_t argc = 7;
+  napi_value a[7];
+  int64_t fd, addr, port, seg;
   size_t len;
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  uint8_t *p = argc == 6 && arg_int(env, a[0], &fd) && arg_int(env, a[4], &addr) && arg_int(env, a[5], &port)
+  uint8_t *p = (argc == 6 || argc == 7) && arg_int(env, a[0], &fd) && arg_int(env, a[4], &addr) && arg_int(env, a[5], &port) &&
+                       arg_seg(env, argc, 6, a, &seg)
                    ? arg_span(env, a[1], a[2], a[3], &len)
                    : NULL;
-  if (!p) return bad_args(env, "sendTo4(fd, buffer, offset, length, addr, port)");
+  if (!p) return bad_args(env, "sendTo4(fd, buffer, offset, length, addr, port[, segment])");
   struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl((uint32_t)addr)};
-  ssize_t n = sendto((int)fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&sin, sizeof sin);
-  return num(env, n < 0 ? -errno : (double)n);
+  return num(env, send_dgrams((int)fd, p, len, seg, (struct sockaddr *)&sin, sizeof sin));
 }
 
 static napi_value js_send_to6(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value a[7];
-  int64_t fd, aoff, port;
+  size_t argc = 8;
+  napi_value a[8];
+  int64_t fd, aoff, port, seg;
   size_t len, alen;
   void *ap;
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  uint8_t *p = argc == 7 && arg_int(env, a[0], &fd) && arg_int(env, a[5], &aoff) && arg_int(env, a[6], &port) &&
-                       napi_get_buffer_info(env, a[4], &ap, &alen) == napi_ok && aoff >= 0 && (uint64_t)aoff + 16 <= alen
+  uint8_t *p = (argc == 7 || argc == 8) && arg_int(env, a[0], &fd) && arg_int(env, a[5], &aoff) && arg_int(env, a[6], &port) &&
+                       arg_seg(env, argc, 7, a, &seg) && napi_get_buffer_info(env, a[4], &ap, &alen) == napi_ok && aoff >= 0 &&
+                       (uint64_t)aoff + 16 <= alen
                    ? arg_span(env, a[1], a[2], a[3], &len)
                    : NULL;
-  if (!p) return bad_args(env, "sendTo6(fd, buffer, offset, length, addrBuffer, addrOffset, port)");
+  if (!p) return bad_args(env, "sendTo6(fd, buffer, offset, length, addrBuffer, addrOffset, port[, segment])");
   struct sockaddr_in6 sin6;
   memset(&sin6, 0, sizeof sin6);
   sin6.sin6_family = AF_INET6;
   sin6.sin6_port = htons((uint16_t)port);
   memcpy(&sin6.sin6_addr, (uint8_t *)ap + aoff, 16);
-  ssize_t n = sendto((int)fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&sin6, sizeof sin6);
-  return num(env, n < 0 ? -errno : (double)n);
+  return num(env, send_dgrams((int)fd, p, len, seg, (struct sockaddr *)&sin6, sizeof sin6));
 }
 
 /** The one descriptor argument of close() and tcpState(), or -1 (an exception pending). */

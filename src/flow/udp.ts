@@ -16,6 +16,8 @@ export const UDP_IDLE_MS = 180_000;
  * or Node's dgram where the addon is missing.
  */
 interface HostUdp {
+  /** the fastio socket's descriptor (its datagrams can be sent in batches); -1 for dgram */
+  readonly fd: number;
   /** sends buf[off, off+len); false if the socket could not take it */
   send4(buf: Buffer, off: number, len: number, dst: number, port: number): boolean;
   send6(buf: Buffer, off: number, len: number, dst: Buffer, port: number): boolean;
@@ -31,6 +33,8 @@ class UdpFlow {
    */
   lastUse = Date.now();
   used = false;
+  /** a batch sent with UDP_SEGMENT failed (no checksum offload on the way out, a datagram over the MTU): no more batches */
+  noBatch = false;
   next: UdpFlow | undefined;
   /** the guest's last IPv6 destination and where it goes on the host */
   private readonly lastGuestDst6 = Buffer.alloc(16);
@@ -66,6 +70,7 @@ class UdpFlow {
     let dst = -1;
     let dstStr = '';
     return {
+      fd: -1,
       send4: (buf, off, len, d, port) => {
         if (d !== dst) dstStr = format4((dst = d));
         sock.send(Buffer.from(buf.subarray(off, off + len)), port, dstStr);
@@ -84,7 +89,8 @@ class UdpFlow {
     const hostDst = ctx.hostDst4(dst, port);
     if (ctx.guestSrc4(hostDst, port) !== dst) this.remember(hostDst * 0x10000 + port, dst);
     this.used = true;
-    if (!this.sock.send4(buf, off, len, hostDst, port)) ctx.counters.drop('udp_host_send');
+    if (this.sock.fd >= 0 && !this.noBatch) this.t.batch.add(this, false, hostDst, port, buf, off, len);
+    else if (!this.sock.send4(buf, off, len, hostDst, port)) ctx.counters.drop('udp_host_send');
   }
 
   send6(buf: Buffer, dstOff: number, port: number, off: number, len: number): void {
@@ -99,7 +105,8 @@ class UdpFlow {
       }
     }
     this.used = true;
-    if (!this.sock.send6(buf, off, len, hostDst, port)) ctx.counters.drop('udp_host_send');
+    if (this.sock.fd >= 0 && !this.noBatch) this.t.batch.add(this, true, hostDst, port, buf, off, len);
+    else if (!this.sock.send6(buf, off, len, hostDst, port)) ctx.counters.drop('udp_host_send');
   }
 
   private remember(key: number | string, guestDst: number | Buffer): void {
@@ -168,6 +175,7 @@ function nativeSocket(io: FastIo, t: UdpTranslator, f: () => UdpFlow, v6: boolea
   });
   let closed = false;
   return {
+    fd,
     send4: (buf, off, len, dst, port) => io.sendTo4(fd, buf, off, len, dst, port) >= 0,
     send6: (buf, off, len, dst, port) => io.sendTo6(fd, buf, off, len, dst, 0, port) >= 0,
     close: () => {
@@ -177,6 +185,127 @@ function nativeSocket(io: FastIo, t: UdpTranslator, f: () => UdpFlow, v6: boolea
       io.close(fd);
     },
   };
+}
+
+/** Datagrams per batch: the kernel's UDP_MAX_SEGMENTS (64 before Linux 6.1). */
+const BATCH_MAX = 64;
+/** Bytes per batch: the UDP and IP length fields must hold it with its headers. */
+const BATCH_BYTES = 65_000;
+
+/**
+ * The guest's datagrams of one flow to one destination, of one size, that
+ * came in one burst of frames, sent to the host by one sendmsg() with
+ * UDP_SEGMENT: the kernel then routes and builds one packet for all of
+ * them and cuts it up at the device, where a sendto() each walks the whole
+ * stack per datagram (most of the helper's time under a UDP upload). The
+ * first datagram of a run goes at once, straight from the frame (a lone
+ * request costs no copy); those after it are copied and wait for the end of
+ * the burst (a microtask: it runs once the callback of the guest link's read
+ * returns), a datagram of another flow, destination or size, or a full
+ * batch. Order is kept.
+ */
+export class UdpBatch {
+  private readonly buf = Buffer.allocUnsafe(BATCH_BYTES);
+  /** the run under way in this burst: its flow, destination and datagram size */
+  private flow: UdpFlow | undefined;
+  private v6 = false;
+  private dst4 = 0;
+  private dst6: Buffer | undefined;
+  private port = 0;
+  private seg = 0;
+  /** datagrams waiting in buf, and their bytes */
+  private count = 0;
+  private fill = 0;
+  private scheduled = false;
+  /** batches of more than one datagram sent, and the datagrams in them */
+  batches = 0;
+  batched = 0;
+  private readonly endOfBurst = (): void => {
+    this.scheduled = false;
+    this.flush();
+    this.end();
+  };
+
+  constructor(private readonly io: FastIo, private readonly ctx: FlowContext) {}
+
+  /** dst: an IPv4 address, or the flow's cached 16-byte IPv6 host destination (compared by identity). */
+  add(f: UdpFlow, v6: boolean, dst: number | Buffer, port: number, buf: Buffer, off: number, len: number): void {
+    // (empty datagrams are never batched: a batch of them would be one)
+    const same = f === this.flow && port === this.port && (v6 ? dst === this.dst6 : dst === this.dst4) && len <= this.seg && len > 0;
+    if (!same || this.count === BATCH_MAX || this.fill + len > BATCH_BYTES) {
+      this.flush();
+      this.flow = f;
+      this.v6 = v6;
+      if (v6) this.dst6 = dst as Buffer;
+      else this.dst4 = dst as number;
+      this.port = port;
+      this.seg = len;
+      this.send(buf, off, len, 0);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(this.endOfBurst);
+      }
+      return;
+    }
+    buf.copy(this.buf, this.fill, off, off + len);
+    this.fill += len;
+    this.count++;
+    if (len < this.seg) {
+      // only the last datagram of a batch may be shorter
+      this.flush();
+      this.end();
+    }
+  }
+
+  /** Sends what waits: one datagram, or a batch. */
+  flush(): void {
+    const n = this.count;
+    if (n === 0) return;
+    this.count = 0;
+    const fill = this.fill;
+    this.fill = 0;
+    if (n === 1) {
+      this.send(this.buf, 0, fill, 0);
+      return;
+    }
+    const r = this.send(this.buf, 0, fill, this.seg);
+    if (r >= 0) {
+      this.batches++;
+      this.batched += n;
+      return;
+    }
+    // UDP_SEGMENT refused (no checksum offload on the way out, a segment
+    // over the route's MTU...): this flow sends one by one from now on
+    const f = this.flow!;
+    f.noBatch = true;
+    this.ctx.log.debug(`UDP guest port ${f.guestPort}: batched send failed (${errnoName(-r)}), sending datagrams one by one`);
+    for (let at = 0; at < fill; at += this.seg) this.send(this.buf, at, Math.min(this.seg, fill - at), 0);
+    this.end();
+  }
+
+  /** One sendto(), or with seg a batch of datagrams of seg bytes; a failed single datagram is counted. */
+  private send(buf: Buffer, off: number, len: number, seg: number): number {
+    const fd = this.flow!.sock.fd;
+    const r = this.v6
+      ? this.io.sendTo6(fd, buf, off, len, this.dst6!, 0, this.port, seg)
+      : this.io.sendTo4(fd, buf, off, len, this.dst4, this.port, seg);
+    if (r < 0 && seg === 0) this.ctx.counters.drop('udp_host_send');
+    return r;
+  }
+
+  /** No run under way: the next datagram starts one. */
+  private end(): void {
+    this.flow = undefined;
+    this.dst6 = undefined;
+    this.seg = -1;
+  }
+
+  /** Forgets what is waiting (the flows are being closed). */
+  drop(): void {
+    this.count = 0;
+    this.fill = 0;
+    this.end();
+  }
 }
 
 /** The way back for a datagram that came in through a forwarded port. */
@@ -193,6 +322,8 @@ export class UdpTranslator {
   private readonly udp = newUdpView();
   private readonly sweeper: NodeJS.Timeout;
   count = 0;
+  /** the guest's datagrams on their way to fastio sockets */
+  readonly batch: UdpBatch;
 
   constructor(
     readonly ctx: FlowContext,
@@ -202,6 +333,8 @@ export class UdpTranslator {
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(10_000, idleMs / 2));
     this.sweeper.unref();
+    // (with no addon there are no fastio sockets, and nothing is ever added)
+    this.batch = new UdpBatch(io as FastIo, ctx);
   }
 
   onGuestDatagram(buf: Buffer, v6: boolean, srcOff: number, dstOff: number, src4: number, dst4: number, l4Off: number, l4Len: number): void {
@@ -288,6 +421,7 @@ export class UdpTranslator {
   }
 
   private sweep(): void {
+    this.batch.flush(); // (it is empty outside a burst of guest frames)
     const now = Date.now();
     for (const [k, p] of this.inboundPeers) if (now - p.lastUse > this.idleMs) this.inboundPeers.delete(k);
     for (const [port, head] of this.flows) {
@@ -314,6 +448,7 @@ export class UdpTranslator {
 
   closeAll(): void {
     clearInterval(this.sweeper);
+    this.batch.drop();
     for (const head of this.flows.values()) for (let f: UdpFlow | undefined = head; f; f = f.next) f.close();
     this.flows.clear();
     this.count = 0;

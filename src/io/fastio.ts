@@ -30,8 +30,13 @@ export interface FastIo {
   write(fd: number, buf: Buffer, off: number, len: number): number;
   /** a non-blocking UDP socket bound to an ephemeral port: fd or -errno */
   udpSocket(v6: boolean, rcvbuf: number, sndbuf: number): number;
-  sendTo4(fd: number, buf: Buffer, off: number, len: number, addr: number, port: number): number;
-  sendTo6(fd: number, buf: Buffer, off: number, len: number, addr: Buffer, addrOff: number, port: number): number;
+  /**
+   * sendto(2): bytes sent or -errno. seg < len: buf holds datagrams of seg
+   * bytes each (the last may be shorter), sent by one sendmsg() with
+   * UDP_SEGMENT.
+   */
+  sendTo4(fd: number, buf: Buffer, off: number, len: number, addr: number, port: number, seg?: number): number;
+  sendTo6(fd: number, buf: Buffer, off: number, len: number, addr: Buffer, addrOff: number, port: number, seg?: number): number;
   close(fd: number): number;
   /** the kernel's TCP state of a socket (TCP_INFO's tcpi_state), or -errno */
   tcpState(fd: number): number;

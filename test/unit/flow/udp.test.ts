@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { disableFastIoForTests, fastIo } from '../../../src/io/fastio.js';
-import { UdpTranslator } from '../../../src/flow/udp.js';
+import { type FastIo, disableFastIoForTests, fastIo } from '../../../src/io/fastio.js';
+import { UdpBatch, UdpTranslator } from '../../../src/flow/udp.js';
 import { IPPROTO_UDP, format6, parse4, parse6 } from '../../../src/wire/ip.js';
 import { l4Checksum, onesSum, pseudoHeader } from '../helpers/csum.js';
 import { type Env, envFactory, GUEST4, GUEST6, GW4, GW6 } from '../helpers/env.js';
@@ -268,5 +268,74 @@ describe.each(['fastio', 'dgram'] as const)('UDP with %s sockets', (kind) => {
     const off = newEnv({ udp: false });
     off.inject(udpFrame(GUEST4, GW4, 40008, 9, Buffer.from('x')));
     expect(off.d.udp.count).toBe(0);
+  });
+});
+
+// A burst of guest datagrams (frames handled in one go, as one read of the
+// tap gives them) leaves by one sendmsg() with UDP_SEGMENT per run of one
+// flow, destination and size (src/flow/udp.ts, UdpBatch).
+describe('UDP batches', () => {
+  it('a burst of 130 datagrams of one flow arrives whole and in order: the first at once, the rest in batches of at most 64', async () => {
+    const env = newEnv();
+    const srv = await server();
+    // (the server reads only after the burst: room for all of it)
+    srv.sock.setRecvBufferSize(1 << 20);
+    const r = rng(99);
+    const sent = Array.from({ length: 130 }, (_, i) => (i === 129 ? r.bytes(333) : r.bytes(1000)));
+    for (const p of sent) env.inject(udpFrame(GUEST4, GW4, 41000, srv.port, p));
+    await srv.nth(129);
+    expect(srv.got.map((d) => d.msg)).toEqual(sent);
+    const b = env.d.udp.batch;
+    expect(b.batches).toBe(2); // 1, then 64 + 64, then the last (shorter, and a batch was full)
+    expect(b.batched).toBe(128);
+  });
+
+  it('IPv6; two destinations interleaved, sizes changing: every datagram, in order per destination', async () => {
+    const env = newEnv();
+    const a = await server('udp6');
+    const c = await server('udp6');
+    const r = rng(100);
+    const toA: Buffer[] = [];
+    const toC: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const p = r.bytes(i < 20 ? 900 : 500 + i);
+      if (i % 5 === 4) toC.push(p);
+      else toA.push(p);
+      env.inject(udpFrame(GUEST6, GW6, 41001, i % 5 === 4 ? c.port : a.port, p));
+    }
+    await a.nth(toA.length - 1);
+    await c.nth(toC.length - 1);
+    expect(a.got.map((d) => d.msg)).toEqual(toA);
+    expect(c.got.map((d) => d.msg)).toEqual(toC);
+    expect(env.d.udp.batch.batches).toBeGreaterThan(0);
+  });
+
+  it('empty datagrams in a burst: each one arrives', async () => {
+    const env = newEnv();
+    const srv = await server();
+    for (let i = 0; i < 5; i++) env.inject(udpFrame(GUEST4, GW4, 41002, srv.port, Buffer.alloc(0)));
+    await srv.nth(4);
+    expect(srv.got.map((d) => d.msg.length)).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('a refused batch is sent again one by one, and that flow sends one by one from then on', async () => {
+    const calls: Array<{ len: number; seg: number }> = [];
+    const io = {
+      sendTo4: (_fd: number, _b: Buffer, _o: number, len: number, _a: number, _p: number, seg: number) => {
+        calls.push({ len, seg });
+        return seg ? -5 : len; // EIO: no checksum offload on the way out
+      },
+    } as unknown as FastIo;
+    const env = newEnv();
+    const batch = new UdpBatch(io, env.ctx);
+    const flow = { sock: { fd: 7 }, guestPort: 1, noBatch: false };
+    const frame = Buffer.alloc(4000, 1);
+    for (let i = 0; i < 4; i++) batch.add(flow as never, false, 0x7f000001, 53, frame, i * 1000, 1000);
+    expect(calls).toEqual([{ len: 1000, seg: 0 }]); // the first at once; the rest wait for the end of the burst
+    await Promise.resolve();
+    expect(calls).toEqual([{ len: 1000, seg: 0 }, { len: 3000, seg: 1000 }, { len: 1000, seg: 0 }, { len: 1000, seg: 0 }, { len: 1000, seg: 0 }]);
+    expect(flow.noBatch).toBe(true);
+    expect(batch.batches).toBe(0);
+    expect(env.ctx.counters.drops.get('udp_host_send')).toBeUndefined();
   });
 });
