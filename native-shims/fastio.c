@@ -555,15 +555,23 @@ static napi_value js_timer(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static napi_value js_poll_timer(napi_env env, napi_callback_info info) {
+/** Arguments (handle, n) with lo <= n <= hi: the poller, or NULL (an exception is pending). */
+static struct poller *arg_handle_int(napi_env env, napi_callback_info info, int64_t lo, int64_t hi, int64_t *n, const char *usage) {
   size_t argc = 2;
   napi_value a[2];
   struct poller *p;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok) return NULL;
+  if (argc != 2 || napi_get_value_external(env, a[0], (void **)&p) != napi_ok || !arg_int(env, a[1], n) || *n < lo || *n > hi) {
+    bad_args(env, usage);
+    return NULL;
+  }
+  return p;
+}
+
+static napi_value js_poll_timer(napi_env env, napi_callback_info info) {
   int64_t ms;
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 2 || napi_get_value_external(env, a[0], (void **)&p) != napi_ok || !arg_int(env, a[1], &ms) || ms < 0 || ms > 0x7fffffff)
-    return bad_args(env, "pollTimer(handle, ms)");
-  if (p->stopped) return NULL;
+  struct poller *p = arg_handle_int(env, info, 0, 0x7fffffff, &ms, "pollTimer(handle, ms)");
+  if (!p || p->stopped) return NULL;
   if (p->mode != MODE_STREAM && p->mode != MODE_TIMER) return bad_args(env, "pollTimer: a stream poll or a timer() only");
   if (ms == 0) uv_timer_stop(&p->timer);
   else uv_timer_start(&p->timer, on_timer, (uint64_t)ms, 0);
@@ -581,14 +589,9 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_poll_events(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value a[2];
-  struct poller *p;
   int64_t ev;
-  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc != 2 || napi_get_value_external(env, a[0], (void **)&p) != napi_ok || !arg_int(env, a[1], &ev) || ev < 0 || ev > 3)
-    return bad_args(env, "pollEvents(handle, events)");
-  if (p->stopped || p->mode != MODE_STREAM || p->events == (int)ev) return NULL;
+  struct poller *p = arg_handle_int(env, info, 0, 3, &ev, "pollEvents(handle, events)");
+  if (!p || p->stopped || p->mode != MODE_STREAM || p->events == (int)ev) return NULL;
   p->events = (int)ev;
   int rc = ev ? uv_poll_start(&p->poll, p->events, on_poll) : uv_poll_stop(&p->poll);
   if (rc != 0) napi_throw_error(env, NULL, uv_strerror(rc));

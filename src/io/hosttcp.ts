@@ -118,6 +118,7 @@ export class NativeSocket {
       this.fail(errnoError(-n, this.connecting ? 'connect' : 'read'));
     }
   }
+
   /** Polls for what is wanted now: reads unless paused or at end, writes while some wait. */
   private update(): void {
     if (this.destroyed || !this.poll) return;

@@ -169,13 +169,14 @@ describe('NativeSocket', () => {
     const t0 = performance.now();
     c.s.startTimer(20);
     await once(c.ev, 'timer');
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(19);
+    // (libuv counts from the loop's cached time, a little before the call)
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(15);
     const t1 = performance.now();
     c.s.startTimer(10);
     await new Promise((r) => setTimeout(r, 5));
     c.s.startTimer(30); // from now: not at 10 ms
     await once(c.ev, 'timer');
-    expect(performance.now() - t1).toBeGreaterThanOrEqual(33);
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(28);
     c.s.startTimer(30);
     c.s.startTimer(0);
     const d = client(LOOPBACK, port);
