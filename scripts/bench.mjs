@@ -18,7 +18,7 @@
 // Raw values go to stderr as they come, the table to stdout. Run as root, it
 // drops to uid/gid 65534 first. Needs: scripts/setup-bench.sh. Not for CI.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +155,39 @@ function measure(spec, timeoutSec) {
   });
 }
 
+/**
+ * The machine's TCP memory in pages (/proc/net/sockstat, shared by every
+ * network namespace) and the kernel's pressure threshold (tcp_mem's first
+ * value); undefined where they cannot be read.
+ */
+function tcpMemory() {
+  try {
+    const used = Number(/^TCP:.* mem (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1]);
+    const low = Number(readFileSync('/proc/sys/net/ipv4/tcp_mem', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isFinite(used) && low > 0 ? { used, low } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits (up to 60 s) while sockets left by earlier measurements hold more
+ * than a quarter of the pressure threshold: under pressure the kernel
+ * shrinks every TCP buffer and drops, and a measurement would say more about
+ * the one before it than about its helper. Says so when it waited.
+ */
+async function tcpMemorySettled(log) {
+  const t0 = Date.now();
+  let m = tcpMemory();
+  while (m && m.used > m.low / 4 && Date.now() - t0 < 60_000) {
+    await new Promise((r) => setTimeout(r, 500));
+    m = tcpMemory();
+  }
+  const secs = ((Date.now() - t0) / 1000).toFixed(0);
+  if (m && m.used > m.low / 4) log(`# TCP memory still at ${m.used} pages after ${secs} s (pressure from ${m.low}): the next figure may be low`);
+  else if (Date.now() - t0 >= 1000) log(`# waited ${secs} s for TCP memory held by earlier measurements to be freed`);
+}
+
 function table(metrics, helpers, results) {
   const names = helpers.map((h) => h.name);
   const peers = names.filter((n) => !n.startsWith('pasta-ts'));
@@ -217,6 +250,7 @@ async function main() {
       if (missingTools.get(m.name).length) continue;
       for (const h of order) {
         if (interrupted) break;
+        await tcpMemorySettled(log);
         const t = Date.now();
         const res = await measure({ helper: h.name, metric: m.name, time: opts.time, pastaTs, pastaTsB }, m.timeout(opts.time));
         const secs = ((Date.now() - t) / 1000).toFixed(1);

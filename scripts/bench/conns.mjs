@@ -4,6 +4,11 @@
 // up; busy: every connection then writes as fast as it can and reads what the
 // server sends. After SECONDS prints "done sent=B received=B", stops writing,
 // and keeps the connections open until stdin closes (or 60 s more pass).
+// It ends them with a reset: a close with data still queued somewhere on the
+// path leaves orphaned sockets that hold their buffers for minutes after the
+// fake host is gone, and enough of them (200 busy connections per helper)
+// put the whole machine's TCP under memory pressure for the measurements
+// after it.
 import net from 'node:net';
 
 const [host, port, count, mode, secs] = process.argv.slice(2);
@@ -18,7 +23,7 @@ let up = 0;
 
 const quit = (code, msg) => {
   if (msg) process.stderr.write(`conns.mjs: ${msg}\n`);
-  for (const s of socks) s.destroy();
+  for (const s of socks) if (!s.destroyed) s.resetAndDestroy();
   process.exit(code);
 };
 

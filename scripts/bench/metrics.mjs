@@ -122,7 +122,11 @@ async function peakRss(ctx, busy) {
   } catch (e) {
     throw new Error(`${e.message}: ${client.stderrText.trim().slice(-400)}`);
   } finally {
+    // it resets its connections: give the resets time to reach the upstream
+    // server through the helper before the fake host is torn down
     client.stdin.end();
+    await Promise.race([new Promise((r) => client.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+    await new Promise((r) => setTimeout(r, 300));
   }
 }
 
