@@ -42,7 +42,7 @@ export class Dispatcher {
     this.enabled = opts;
   }
 
-  private readonly enabled: { tcp: boolean; udp: boolean; icmp: boolean; nodeTimers?: boolean };
+  private readonly enabled: { tcp: boolean; udp: boolean; icmp: boolean };
 
   /**
    * onFrame for the guest link: a frame that makes a translator throw is

@@ -1039,7 +1039,7 @@ export class TcpTranslator {
     for (const head of [...this.table.values()]) {
       for (let c: TcpConn | undefined = head; c; c = c.next) c.close();
     }
-    this.delackTimer.stop();
+    this.delackTimer.close();
     this.delackArmed = false;
     this.delacks = [];
   }

@@ -187,7 +187,7 @@ function nativeSocket(io: FastIo, t: UdpTranslator, f: () => UdpFlow, v6: boolea
   };
 }
 
-/** Datagrams per batch: the kernel's UDP_MAX_SEGMENTS (64 before Linux 6.1). */
+/** Datagrams per batch: the kernel's UDP_MAX_SEGMENTS (64 in older kernels, more in newer ones). */
 const BATCH_MAX = 64;
 /** Bytes per batch: the UDP and IP length fields must hold it with its headers. */
 const BATCH_BYTES = 65_000;
