@@ -9,7 +9,7 @@
 // shrinks the window we advertise; a guest that does not acknowledge pauses
 // reads from the host socket, so the host kernel's window closes in turn.
 import net from 'node:net';
-import { NativeSocket, type SocketOwner } from '../io/hosttcp.js';
+import { NativeSocket, type SocketOwner, SocketTimer } from '../io/hosttcp.js';
 import { type Timer, newTimer } from '../io/timer.js';
 import { BufferPool, CHUNK } from './bufpool.js';
 import { type FastIo, fastIo } from '../io/fastio.js';
@@ -148,6 +148,7 @@ export class TcpConn implements SocketOwner {
    * more the RTO later. With the fastio addon it is the host socket's own
    * libuv timer (nothing allocated per start), else a Node timer.
    */
+  private readonly timer: Timer;
   private timerPending = false;
   /** whether a retransmission timeout is wanted */
   private armed = false;
@@ -155,13 +156,6 @@ export class TcpConn implements SocketOwner {
   private rearm = false;
   /** the duration the pending timer was set for */
   private timerMs = 0;
-  /** the host socket, when it is a NativeSocket whose timer this connection uses */
-  private native: NativeSocket | undefined;
-  private nodeTimer: NodeJS.Timeout | undefined;
-  private readonly onNodeTimer = (): void => {
-    this.nodeTimer = undefined;
-    this.onHostTimer();
-  };
   ackPending = false;
   /** the acknowledgement number of our last segment */
   private ackSent = 0;
@@ -205,7 +199,7 @@ export class TcpConn implements SocketOwner {
       if (t.io) {
         const native = new NativeSocket(t.io, from.addr, remotePort, t.readBuf, this);
         this.sock = native;
-        if (t.nativeTimers) this.native = native;
+        this.timer = t.nativeTimers ? new SocketTimer(native) : this.nodeTimer();
       } else {
         const s = net.connect({
           host: formatAddr(from.addr),
@@ -225,6 +219,7 @@ export class TcpConn implements SocketOwner {
         s.once('connect', () => this.onHostConnect());
         this.listen(s);
         this.sock = s;
+        this.timer = this.nodeTimer();
       }
       this.startTimer(CONNECT_TIMEOUT_MS);
     } else {
@@ -235,11 +230,17 @@ export class TcpConn implements SocketOwner {
       this.mss = 536;
       from.accepted.setNoDelay(true);
       this.sock = from.accepted;
+      this.timer = this.nodeTimer();
       this.listen(from.accepted);
       this.hostFd = fdOf(this.sock);
       this.sendSyn();
       this.armTimer();
     }
+  }
+
+  /** A Node timer whose expiry is onHostTimer(), as a NativeSocket's is. */
+  private nodeTimer(): Timer {
+    return newTimer(null, () => this.onHostTimer());
   }
 
   /** A net.Socket's events, to the calls a NativeSocket makes. */
@@ -754,12 +755,7 @@ export class TcpConn implements SocketOwner {
     this.rearm = false;
     this.timerMs = ms;
     this.timerPending = true;
-    if (this.native) {
-      this.native.startTimer(ms);
-      return;
-    }
-    if (this.nodeTimer) clearTimeout(this.nodeTimer);
-    this.nodeTimer = setTimeout(this.onNodeTimer, ms);
+    this.timer.start(ms);
   }
 
   /**
@@ -771,11 +767,7 @@ export class TcpConn implements SocketOwner {
     this.armed = false;
     if (lazy || !this.timerPending) return;
     this.timerPending = false;
-    if (this.native) this.native.startTimer(0);
-    else if (this.nodeTimer) {
-      clearTimeout(this.nodeTimer);
-      this.nodeTimer = undefined;
-    }
+    this.timer.stop();
   }
 
   private onTimeout(): void {

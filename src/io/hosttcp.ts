@@ -9,6 +9,7 @@
 // up per connection).
 import os from 'node:os';
 import { EV_READABLE, EV_WRITABLE, type FastIo, KIND_TIMER, POLL_STREAM, type PollHandle, errnoName } from './fastio.js';
+import type { Timer } from './timer.js';
 
 /** An Error as Node gives them: code EMFILE, ECONNREFUSED... */
 export function errnoError(errno: number, what: string): NodeJS.ErrnoException {
@@ -214,4 +215,18 @@ export class NativeSocket {
 
 function closeOwner(owner: SocketOwner): void {
   owner.onHostClose();
+}
+
+/** A NativeSocket's own timer as a Timer: its expiry is the owner's onHostTimer(). */
+export class SocketTimer implements Timer {
+  constructor(private readonly sock: NativeSocket) {}
+  start(ms: number): void {
+    this.sock.startTimer(Math.max(1, ms));
+  }
+  stop(): void {
+    this.sock.startTimer(0);
+  }
+  close(): void {
+    this.stop(); // (destroy() closes the handle)
+  }
 }
