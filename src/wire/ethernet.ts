@@ -1,4 +1,6 @@
 // Ethernet II frames.
+import { copyBytes } from './bytes.js';
+
 export const ETH_HLEN = 14;
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;
@@ -12,10 +14,8 @@ export function ethType(buf: Buffer, off: number): number {
 
 /** Writes an Ethernet header; returns the payload offset. */
 export function writeEth(buf: Buffer, off: number, dst: Uint8Array, src: Uint8Array, type: number): number {
-  for (let i = 0; i < 6; i++) {
-    buf[off + i] = dst[i];
-    buf[off + 6 + i] = src[i];
-  }
+  copyBytes(dst, 0, buf, off, 6);
+  copyBytes(src, 0, buf, off + 6, 6);
   buf[off + 12] = type >>> 8;
   buf[off + 13] = type & 0xff;
   return off + ETH_HLEN;
