@@ -64,6 +64,7 @@
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -473,6 +474,29 @@ static struct shared *shared_of(napi_env env) {
   return sh;
 }
 
+/** A zeroed poller with this environment's async context; NULL after throwing ("what: ..."). */
+static struct poller *poller_new(napi_env env, int mode, int fd, const char *what) {
+  char msg[64];
+  struct poller *p = calloc(1, sizeof *p);
+  if (p && (p->shared = shared_of(env))) {
+    p->env = env;
+    p->mode = mode;
+    p->fd = fd;
+    return p;
+  }
+  snprintf(msg, sizeof msg, "%s: %s", what, p ? "no async context" : "out of memory");
+  free(p);
+  bad_args(env, msg);
+  return NULL;
+}
+
+/** Adds the poller's one-shot timer (pollTimer), a handle of its own to close. */
+static void poller_timer_init(uv_loop_t *loop, struct poller *p) {
+  uv_timer_init(loop, &p->timer); /* cannot fail */
+  p->timer.data = p;
+  p->open++;
+}
+
 static napi_value js_poll(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value a[7];
@@ -491,20 +515,12 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
     return bad_args(env, "poll: the address buffer must hold 4 (IPv4) or 16 (IPv6) bytes");
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
-  struct poller *p = calloc(1, sizeof *p);
-  if (!p) return bad_args(env, "poll: out of memory");
-  p->env = env;
+  struct poller *p = poller_new(env, (int)mode, (int)fd, "poll");
+  if (!p) return NULL;
   p->data = data;
   p->cap = cap;
   p->addrp = ap;
-  p->fd = (int)fd;
-  p->mode = (int)mode;
   p->events = mode == MODE_STREAM ? UV_WRITABLE : UV_READABLE;
-  p->shared = shared_of(env);
-  if (!p->shared) {
-    free(p);
-    return bad_args(env, "poll: no async context");
-  }
   p->poll.data = p;
   int rc = uv_poll_init(loop, &p->poll, p->fd);
   if (rc == 0) rc = uv_poll_start(&p->poll, p->events, on_poll);
@@ -516,11 +532,7 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
     return NULL;
   }
   p->open = 1;
-  if (mode == MODE_STREAM) {
-    uv_timer_init(loop, &p->timer); /* cannot fail */
-    p->timer.data = p;
-    p->open = 2;
-  }
+  if (mode == MODE_STREAM) poller_timer_init(loop, p);
   napi_value ext;
   napi_create_reference(env, a[6], 1, &p->cb);
   napi_create_reference(env, a[2], 1, &p->buf);
@@ -537,19 +549,9 @@ static napi_value js_timer(napi_env env, napi_callback_info info) {
   if (argc != 1 || napi_typeof(env, a[0], &t) != napi_ok || t != napi_function) return bad_args(env, "timer(callback)");
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
-  struct poller *p = calloc(1, sizeof *p);
-  if (!p) return bad_args(env, "timer: out of memory");
-  p->env = env;
-  p->shared = shared_of(env);
-  if (!p->shared) {
-    free(p);
-    return bad_args(env, "timer: no async context");
-  }
-  p->fd = -1;
-  p->mode = MODE_TIMER;
-  uv_timer_init(loop, &p->timer);
-  p->timer.data = p;
-  p->open = 1;
+  struct poller *p = poller_new(env, MODE_TIMER, -1, "timer");
+  if (!p) return NULL;
+  poller_timer_init(loop, p);
   napi_create_reference(env, a[0], 1, &p->cb);
   CHECK(napi_create_external(env, p, poller_finalize, NULL, &ext));
   return ext;
