@@ -85,7 +85,24 @@ enum { MODE_READ = 0, MODE_RECV4 = 1, MODE_RECV6 = 2, MODE_STREAM = 3, MODE_TIME
 struct shared {
   napi_ref resource;
   napi_async_context actx;
+  /** busy polling: after an event the loop polls without sleeping for spin_ns (0: off) */
+  uv_idle_t idle;
+  int idle_init;
+  uint64_t spin_ns;
+  uint64_t last;
 };
+
+static void on_idle(uv_idle_t *h) {
+  struct shared *sh = h->data;
+  if (uv_hrtime() - sh->last > sh->spin_ns) uv_idle_stop(h);
+}
+
+/** An event came: keep the loop polling for spin_ns more (an active idle handle makes libuv poll with timeout 0). */
+static void spin_mark(struct shared *sh) {
+  if (!sh->spin_ns) return;
+  sh->last = uv_hrtime();
+  if (!uv_is_active((uv_handle_t *)&sh->idle)) uv_idle_start(&sh->idle, on_idle);
+}
 
 struct poller {
   uv_poll_t poll;
@@ -410,6 +427,7 @@ static void on_timer(uv_timer_t *t) {
   if (p->stopped || !enter(p, &sc, &global, &cb)) return;
   call2(p, global, cb, 0, KIND_TIMER);
   leave(p, &sc);
+  spin_mark(p->shared);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -441,15 +459,20 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       if (fatal) break;
     }
   }
+  struct shared *sh = p->shared; /* p may be freed once the scopes close */
   leave(p, &sc);
+  spin_mark(sh);
 }
+
+static void shared_closed(uv_handle_t *h) { free(h->data); }
 
 static void shared_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   struct shared *sh = data;
   napi_async_destroy(env, sh->actx);
   napi_delete_reference(env, sh->resource);
-  free(sh);
+  if (sh->idle_init) uv_close((uv_handle_t *)&sh->idle, shared_closed);
+  else free(sh);
 }
 
 /** This environment's one async context for callbacks, made on first use; NULL if that failed. */
@@ -664,6 +687,28 @@ static napi_value js_linger_zero(napi_env env, napi_callback_info info) {
   return num(env, setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0 ? -errno : 0);
 }
 
+/** busyPoll(us): after each event the loop polls without sleeping for us microseconds (0: off). */
+static napi_value js_busy_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  int64_t us;
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc != 1 || !arg_int(env, a[0], &us) || us < 0 || us > 1000000) return bad_args(env, "busyPoll(microseconds 0..1000000)");
+  struct shared *sh = shared_of(env);
+  if (!sh) return bad_args(env, "busyPoll: no async context");
+  if (!sh->idle_init) {
+    uv_loop_t *loop;
+    CHECK(napi_get_uv_event_loop(env, &loop));
+    uv_idle_init(loop, &sh->idle); /* cannot fail */
+    uv_unref((uv_handle_t *)&sh->idle); /* polling on does not keep the process alive */
+    sh->idle.data = sh;
+    sh->idle_init = 1;
+  }
+  sh->spin_ns = (uint64_t)us * 1000;
+  if (!us) uv_idle_stop(&sh->idle);
+  return num(env, 0);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   static const struct {
     const char *name;
@@ -672,7 +717,7 @@ static napi_value init(napi_env env, napi_value exports) {
              {"close", js_close},   {"poll", js_poll},            {"stop", js_stop},        {"tcpState", js_tcp_state},
              {"pollEvents", js_poll_events}, {"tcpConnect4", js_tcp_connect4}, {"tcpConnect6", js_tcp_connect6},
              {"sockError", js_sock_error}, {"shutdownWrite", js_shutdown_write}, {"lingerZero", js_linger_zero},
-             {"timer", js_timer}, {"pollTimer", js_poll_timer}};
+             {"timer", js_timer}, {"pollTimer", js_poll_timer}, {"busyPoll", js_busy_poll}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

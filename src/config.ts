@@ -113,6 +113,12 @@ export interface Config {
   readonly noTcp: boolean; // --no-tcp
   readonly noUdp: boolean; // --no-udp
   readonly pcapFile?: string; // -p/--pcap
+  /**
+   * --busy-poll USEC (pasta-ts's own): after each event the event loop polls
+   * on without sleeping for this long, so that the answer to a request is
+   * picked up without a wakeup; 0 sleeps at once
+   */
+  readonly busyPollUs: number;
 
   readonly forwards: Forwards;
 

@@ -22,6 +22,9 @@ export interface Draft extends Writable<Omit<Config, Derived>> {
   ports: Record<PortOption, PortBuilder>;
 }
 
+/** --busy-poll's default: longer than the far side of a request/response on these machines takes to answer */
+export const DEFAULT_BUSY_POLL_US = 50;
+
 export function newDraft(mode: Mode): Draft {
   return {
     mode,
@@ -52,6 +55,7 @@ export function newDraft(mode: Mode): Draft {
     noIcmp: false,
     noTcp: false,
     noUdp: false,
+    busyPollUs: DEFAULT_BUSY_POLL_US,
     ports: { t: newPortBuilder(), u: newPortBuilder(), T: newPortBuilder(), U: newPortBuilder() },
   };
 }

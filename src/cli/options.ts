@@ -10,7 +10,7 @@
 // --migrate-*) and --stats/--no-splice/--splice-only are not accepted.
 
 import type { Mode } from '../config.js';
-import type { Draft } from './draft.js';
+import { DEFAULT_BUSY_POLL_US, type Draft } from './draft.js';
 import { CliError } from './errors.js';
 import { addPortSpec, type PortOption } from './ports.js';
 import {
@@ -105,6 +105,14 @@ function mtu(d: Draft, value: string, label: string): void {
     throw invalid('MTU', label, value, `0 or ${MIN_MTU}-${MAX_MTU}`);
   }
   d.mtu = n;
+}
+
+const MAX_BUSY_POLL_US = 1_000_000;
+
+function busyPoll(d: Draft, value: string, label: string): void {
+  const n = parseCInt(value);
+  if (n === undefined || n < 0 || n > MAX_BUSY_POLL_US) throw invalid('time', label, value, `0-${MAX_BUSY_POLL_US} microseconds`);
+  d.busyPollUs = n;
 }
 
 const LOG_SIZE_MIN = 5 * 8192; // LOGFILE_SIZE_MIN: 5 * MAX(BUFSIZ, PAGE_SIZE)
@@ -238,6 +246,12 @@ export const OPTIONS: readonly OptionDef[] = [
     arg: 'FILE',
     help: 'Log tap-facing traffic to pcap file',
     apply: (d, v, l) => void (d.pcapFile = parsePath(l, v)),
+  },
+  {
+    names: '--busy-poll',
+    arg: 'USEC',
+    help: `Poll on without sleeping for USEC microseconds after each event\n(pasta-ts only; default ${DEFAULT_BUSY_POLL_US}; 0 sleeps at once)`,
+    apply: busyPoll,
   },
   {
     names: '-P, --pid',

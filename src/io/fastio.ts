@@ -68,6 +68,12 @@ export interface FastIo {
    * timer lists are made and dropped by duration.
    */
   pollTimer(h: PollHandle, ms: number): void;
+  /**
+   * After each callback of a poll or timer the loop polls on without
+   * sleeping (epoll_wait with timeout 0) for us microseconds (0: off), so
+   * an answer that comes within that time is read with no wakeup.
+   */
+  busyPoll(us: number): number;
 }
 
 /** The name Node's own errors give an errno: EMFILE for 24. */

@@ -21,6 +21,22 @@ describe('-m, --mtu', () => {
   });
 });
 
+describe('--busy-poll', () => {
+  it.each([
+    [[], 50],
+    [['--busy-poll', '0'], 0],
+    [['--busy-poll=200'], 200],
+    [['--busy-poll', '1000000'], 1000000],
+  ] as const)('%j → %d', (args, us) => {
+    expect(pasta([...args]).busyPollUs).toBe(us);
+    expect(passt([...args]).busyPollUs).toBe(us);
+  });
+
+  it.each(['-1', '1000001', 'x', '5us', ''])('refuses %j', (v) => {
+    expect(pastaFail(['--busy-poll', v])).toBe(`pasta-ts: invalid time in --busy-poll: ${v} (0-1000000 microseconds)`);
+  });
+});
+
 describe('-a, --address', () => {
   it('takes one address per family; the last of each family wins', () => {
     const c = pasta(['-a', '192.0.2.2', '-a', 'fd00::2', '-a', '192.0.2.3']);

@@ -242,6 +242,43 @@ describe('fastio', () => {
     await vi.waitFor(() => expect(calls).toEqual([[0, 0]])); // end of file
   });
 
+  it('busyPoll: after an event the loop spins for the window, then sleeps; it keeps no process alive', () => {
+    expect(() => io.busyPoll(-1)).toThrow(TypeError);
+    expect(() => io.busyPoll(1_000_001)).toThrow(TypeError);
+    // in a child (the setting is the loop's): CPU time while spinning and after
+    const script = `
+      import fs from 'node:fs';
+      import { fastIo, POLL_READ } from ${JSON.stringify(path.join(ROOT, 'dist/io/fastio.js'))};
+      const io = fastIo();
+      io.busyPoll(400000);
+      const fd = fs.openSync(${JSON.stringify('FIFO')}, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+      const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+      const wait = (ms) => new Promise((res) => setTimeout(res, ms));
+      const h = io.poll(fd, POLL_READ, Buffer.alloc(4), 0, 4, null, async () => {
+        await wait(20);
+        let t = cpu();
+        await wait(250);
+        const spinning = cpu() - t;
+        await wait(400);
+        t = cpu();
+        await wait(300);
+        const after = cpu() - t;
+        console.log(JSON.stringify({ spinning, after }));
+        io.stop(h);
+        fs.closeSync(fd);
+      });
+      fs.writeSync(fd, 'go');
+    `;
+    const dir = fs.mkdtempSync('/tmp/fastio-');
+    cleanups.push(() => fs.rmSync(dir, { recursive: true }));
+    execFileSync('mkfifo', [path.join(dir, 'fifo')]);
+    // the child ends by itself once its poll is stopped: the spinning handle holds no reference
+    const out = runChild(script.replace('"FIFO"', JSON.stringify(path.join(dir, 'fifo'))));
+    const { spinning, after } = JSON.parse(out) as { spinning: number; after: number };
+    expect(spinning).toBeGreaterThan(60); // ms of CPU in 250 ms: polling on
+    expect(after).toBeLessThan(30); // ms of CPU in 300 ms: asleep again
+  });
+
   it('an exception thrown by a callback reaches the process as an uncaught exception', () => {
     // in a child: the callback throws; its uncaughtException handler reports it
     const script = `
