@@ -85,23 +85,54 @@ enum { MODE_READ = 0, MODE_RECV4 = 1, MODE_RECV6 = 2, MODE_STREAM = 3, MODE_TIME
 struct shared {
   napi_ref resource;
   napi_async_context actx;
-  /** busy polling: after an event the loop polls without sleeping for spin_ns (0: off) */
+  /**
+   * Busy polling: after an event the loop polls on without sleeping (an
+   * active idle handle makes libuv's epoll_wait return at once) for window
+   * ns. The window adapts, as the kernel's halt polling does, between 0 and
+   * max_ns (0: off): an event that came after the window closed but within
+   * max_ns doubles it (a longer spin would have caught it), one that came
+   * later than max_ns halves it (sleeping was right), so sparse traffic
+   * soon spins not at all and request/response traffic is caught spinning.
+   */
   uv_idle_t idle;
   int idle_init;
-  uint64_t spin_ns;
+  uint64_t max_ns;
+  uint64_t window;
   uint64_t last;
+  /**
+   * Bulk data (a read of SPIN_BULK bytes or more) turns polling off for
+   * SPIN_BULK_NS: a wakeup is a small share of moving 64 KiB, and the CPU
+   * polling would take is what the programs at either end need.
+   */
+  int bulk;
+  uint64_t bulk_at;
 };
+
+#define SPIN_START_NS 10000u /* the first window after none, doubled from there */
+#define SPIN_BULK 16384
+#define SPIN_BULK_NS 2000000u
 
 static void on_idle(uv_idle_t *h) {
   struct shared *sh = h->data;
-  if (uv_hrtime() - sh->last > sh->spin_ns) uv_idle_stop(h);
+  if (uv_hrtime() - sh->last > sh->window) uv_idle_stop(h);
 }
 
-/** An event came: keep the loop polling for spin_ns more (an active idle handle makes libuv poll with timeout 0). */
+/** An event was handled: adapt the window to the gap since the last one, and poll on for it. */
 static void spin_mark(struct shared *sh) {
-  if (!sh->spin_ns) return;
-  sh->last = uv_hrtime();
-  if (!uv_is_active((uv_handle_t *)&sh->idle)) uv_idle_start(&sh->idle, on_idle);
+  if (!sh->max_ns) return;
+  uint64_t now = uv_hrtime(), gap = now - sh->last;
+  sh->last = now;
+  if (sh->bulk) {
+    sh->bulk = 0;
+    sh->bulk_at = now;
+  }
+  if (now - sh->bulk_at < SPIN_BULK_NS) {
+    uv_idle_stop(&sh->idle);
+    return;
+  }
+  if (gap > sh->max_ns) sh->window = sh->window / 2 < SPIN_START_NS ? 0 : sh->window / 2;
+  else if (gap > sh->window) sh->window = sh->window ? (sh->window * 2 < sh->max_ns ? sh->window * 2 : sh->max_ns) : (SPIN_START_NS < sh->max_ns ? SPIN_START_NS : sh->max_ns);
+  if (sh->window && !uv_is_active((uv_handle_t *)&sh->idle)) uv_idle_start(&sh->idle, on_idle);
 }
 
 struct poller {
@@ -378,6 +409,7 @@ static void poll_stream(struct poller *p, int status, int events, napi_value glo
        the read that would only say EAGAIN is saved (level-triggered polling
        reports what arrives after it). */
     int last = n > 0 && (size_t)n < p->cap;
+    if (n >= SPIN_BULK) p->shared->bulk = 1;
     if (!call2(p, global, cb, n < 0 ? -errno : (double)n, last ? 3 : 0)) return;
     if (n <= 0 || last) return;
     got++;
@@ -452,6 +484,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       if (n == -EINTR) continue;
       /* a UDP socket reports an ICMP error for an earlier datagram and reads on */
       int fatal = p->mode == MODE_READ ? n <= 0 : n == -EBADF || n == -ENOTSOCK;
+      if (n >= SPIN_BULK) p->shared->bulk = 1;
       if (fatal) poller_stop(p);
       argv[0] = num(env, (double)n);
       argv[1] = num(env, port);
@@ -687,7 +720,7 @@ static napi_value js_linger_zero(napi_env env, napi_callback_info info) {
   return num(env, setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0 ? -errno : 0);
 }
 
-/** busyPoll(us): after each event the loop polls without sleeping for us microseconds (0: off). */
+/** busyPoll(us): busy polling after events, for at most us microseconds (0: off). */
 static napi_value js_busy_poll(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -704,7 +737,8 @@ static napi_value js_busy_poll(napi_env env, napi_callback_info info) {
     sh->idle.data = sh;
     sh->idle_init = 1;
   }
-  sh->spin_ns = (uint64_t)us * 1000;
+  sh->max_ns = (uint64_t)us * 1000;
+  sh->window = 0;
   if (!us) uv_idle_stop(&sh->idle);
   return num(env, 0);
 }

@@ -22,8 +22,8 @@ export interface Draft extends Writable<Omit<Config, Derived>> {
   ports: Record<PortOption, PortBuilder>;
 }
 
-/** --busy-poll's default: longer than the far side of a request/response on these machines takes to answer */
-export const DEFAULT_BUSY_POLL_US = 50;
+/** --busy-poll's default: the longest the loop spins after an event (it adapts below that) */
+export const DEFAULT_BUSY_POLL_US = 200;
 
 export function newDraft(mode: Mode): Draft {
   return {

@@ -23,7 +23,7 @@ describe('-m, --mtu', () => {
 
 describe('--busy-poll', () => {
   it.each([
-    [[], 50],
+    [[], 200],
     [['--busy-poll', '0'], 0],
     [['--busy-poll=200'], 200],
     [['--busy-poll', '1000000'], 1000000],

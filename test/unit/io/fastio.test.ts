@@ -242,41 +242,50 @@ describe('fastio', () => {
     await vi.waitFor(() => expect(calls).toEqual([[0, 0]])); // end of file
   });
 
-  it('busyPoll: after an event the loop spins for the window, then sleeps; it keeps no process alive', () => {
+  it('busyPoll: events close together make the loop spin between them, sparse ones and bulk data let it sleep; it keeps no process alive', () => {
     expect(() => io.busyPoll(-1)).toThrow(TypeError);
     expect(() => io.busyPoll(1_000_001)).toThrow(TypeError);
-    // in a child (the setting is the loop's): CPU time while spinning and after
+    // in a child (the setting is the loop's): a byte every 2 ms through a
+    // FIFO, then one every 20 ms, then 32 KiB every 2 ms, with at most 5 ms of
+    // spinning; the CPU time of each phase (after the window has adapted)
+    // tells spinning from sleep
     const script = `
       import fs from 'node:fs';
       import { fastIo, POLL_READ } from ${JSON.stringify(path.join(ROOT, 'dist/io/fastio.js'))};
       const io = fastIo();
-      io.busyPoll(400000);
+      io.busyPoll(5000);
       const fd = fs.openSync(${JSON.stringify('FIFO')}, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
       const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
       const wait = (ms) => new Promise((res) => setTimeout(res, ms));
-      const h = io.poll(fd, POLL_READ, Buffer.alloc(4), 0, 4, null, async () => {
-        await wait(20);
-        let t = cpu();
-        await wait(250);
-        const spinning = cpu() - t;
-        await wait(400);
-        t = cpu();
-        await wait(300);
-        const after = cpu() - t;
-        console.log(JSON.stringify({ spinning, after }));
-        io.stop(h);
-        fs.closeSync(fd);
-      });
-      fs.writeSync(fd, 'go');
+      let reads = 0;
+      const h = io.poll(fd, POLL_READ, Buffer.alloc(65536), 0, 65536, null, () => reads++);
+      const every = async (ms, count, data = 'x') => { for (let i = 0; i < count; i++) { fs.writeSync(fd, data); await wait(ms); } };
+      await every(2, 25);
+      let t = cpu(), w = performance.now();
+      await every(2, 100);
+      const close = (cpu() - t) / (performance.now() - w);
+      await every(20, 15);
+      t = cpu(); w = performance.now();
+      await every(20, 15);
+      const sparse = (cpu() - t) / (performance.now() - w);
+      await every(2, 25);
+      t = cpu(); w = performance.now();
+      await every(2, 100, Buffer.alloc(32768));
+      const bulk = (cpu() - t) / (performance.now() - w);
+      console.log(JSON.stringify({ close, sparse, bulk, reads }));
+      io.stop(h);
+      fs.closeSync(fd);
     `;
     const dir = fs.mkdtempSync('/tmp/fastio-');
     cleanups.push(() => fs.rmSync(dir, { recursive: true }));
     execFileSync('mkfifo', [path.join(dir, 'fifo')]);
     // the child ends by itself once its poll is stopped: the spinning handle holds no reference
     const out = runChild(script.replace('"FIFO"', JSON.stringify(path.join(dir, 'fifo'))));
-    const { spinning, after } = JSON.parse(out) as { spinning: number; after: number };
-    expect(spinning).toBeGreaterThan(60); // ms of CPU in 250 ms: polling on
-    expect(after).toBeLessThan(30); // ms of CPU in 300 ms: asleep again
+    const { close, sparse, bulk, reads } = JSON.parse(out) as { close: number; sparse: number; bulk: number; reads: number };
+    expect(reads).toBe(280);
+    expect(close).toBeGreaterThan(0.4); // share of a CPU: polling on between events 2 ms apart
+    expect(sparse).toBeLessThan(0.15); // asleep between events 20 ms apart
+    expect(bulk).toBeLessThan(0.15); // asleep between 32 KiB reads 2 ms apart
   });
 
   it('an exception thrown by a callback reaches the process as an uncaught exception', () => {
