@@ -354,15 +354,17 @@ function insertExt(f: Buffer, r: Rng, n: number): Buffer {
 }
 
 /** Changes one header field of an existing frame. */
+/** Sets the IP header's length field to what the frame holds (clamped to 0..0xffff: a frame may be shorter than an IPv6 header). */
+function fixIpLen(b: Buffer, type: number, l3: number): void {
+  if (type === ETH_P_IP && b.length >= l3 + 4) b.writeUInt16BE(Math.max(0, Math.min(0xffff, b.length - l3)), l3 + 2);
+  if (type === ETH_P_IPV6 && b.length >= l3 + 6) b.writeUInt16BE(Math.max(0, Math.min(0xffff, b.length - l3 - 40)), l3 + 4);
+}
+
 function tweak(f: Buffer, r: Rng): Buffer {
   const b = Buffer.from(f);
   if (b.length < 14) return b;
   const type = b.readUInt16BE(12);
   const l3 = 14;
-  const fixLen = (): void => {
-    if (type === ETH_P_IP && b.length >= l3 + 4) b.writeUInt16BE(Math.min(0xffff, b.length - l3), l3 + 2);
-    if (type === ETH_P_IPV6 && b.length >= l3 + 6) b.writeUInt16BE(Math.max(0, Math.min(0xffff, b.length - l3 - 40)), l3 + 4);
-  };
   let l4 = -1;
   let proto = -1;
   if (type === ETH_P_IP && parseIpv4(b, l3, b.length - l3, ipView) === IpError.Ok) [l4, proto] = [ipView.l4Off, ipView.proto];
@@ -396,10 +398,8 @@ function tweak(f: Buffer, r: Rng): Buffer {
         const pad = Buffer.alloc((4 - (opts.length % 4)) % 4);
         const out = Buffer.concat([b.subarray(0, l4 + 20), opts, pad, b.subarray(Math.min(b.length, l4 + Math.max(20, hl)))]);
         out[l4 + 12] = ((20 + opts.length + pad.length) / 4) << 4;
-        const o = out;
-        if (type === ETH_P_IP) o.writeUInt16BE(Math.min(0xffff, o.length - l3), l3 + 2);
-        else o.writeUInt16BE(Math.min(0xffff, o.length - l3 - 40), l3 + 4);
-        return o;
+        fixIpLen(out, type, l3);
+        return out;
       }
       return b;
     case 6: // UDP length
@@ -410,7 +410,7 @@ function tweak(f: Buffer, r: Rng): Buffer {
     case 8: // Ethernet padding
       return Buffer.concat([b, r.next() < 0.5 ? Buffer.alloc(r.int(64)) : r.bytes(r.int(64))]);
     case 9:
-      fixLen();
+      fixIpLen(b, type, l3);
       return b;
     case 10: // hop limit / TTL (NDP wants 255)
       if (type === ETH_P_IPV6 && b.length > l3 + 7) b[l3 + 7] = r.pick([255, 1, 0, 64]);
@@ -419,10 +419,7 @@ function tweak(f: Buffer, r: Rng): Buffer {
     default: // grow towards the largest frames
       if (b.length < 60000 && r.next() < 0.3) {
         const g = Buffer.concat([b, Buffer.alloc(r.int(65536 + 14 - b.length), 0x61)]);
-        if (r.next() < 0.8) {
-          if (type === ETH_P_IP && g.length >= l3 + 4) g.writeUInt16BE(Math.min(0xffff, g.length - l3), l3 + 2);
-          if (type === ETH_P_IPV6 && g.length >= l3 + 6) g.writeUInt16BE(Math.min(0xffff, g.length - l3 - 40), l3 + 4);
-        }
+        if (r.next() < 0.8) fixIpLen(g, type, l3);
         return g;
       }
       return b;
