@@ -283,9 +283,9 @@ describe('fastio', () => {
     const out = runChild(script.replace('"FIFO"', JSON.stringify(path.join(dir, 'fifo'))));
     const { close, sparse, bulk, reads } = JSON.parse(out) as { close: number; sparse: number; bulk: number; reads: number };
     expect(reads).toBe(280);
-    expect(close).toBeGreaterThan(0.4); // share of a CPU: polling on between events 2 ms apart
-    expect(sparse).toBeLessThan(0.15); // asleep between events 20 ms apart
-    expect(bulk).toBeLessThan(0.15); // asleep between 32 KiB reads 2 ms apart
+    expect(close).toBeGreaterThan(0.25); // share of a CPU: polling on between events 2 ms apart (about 1 alone, less under load)
+    expect(sparse).toBeLessThan(0.1); // asleep between events 20 ms apart
+    expect(bulk).toBeLessThan(0.12); // asleep between 32 KiB reads 2 ms apart
   });
 
   it('an exception thrown by a callback reaches the process as an uncaught exception', () => {
