@@ -250,6 +250,14 @@ function ready(cfg: Config, log: Logger): void {
   const readyFd = process.env[ENV_READY];
   if (!readyFd) return;
   delete process.env[ENV_READY];
+  // Output goes to the log file or nowhere from here on, and stdout and
+  // stderr are let go before the parent hears "ready": Podman reads them
+  // until nobody holds them, so a daemon still holding them when the parent
+  // exits would delay it by however long the daemon then waits for a CPU.
+  log.redirect(undefined);
+  const devnull = fs.openSync('/dev/null', 'r+');
+  for (const std of [0, 1, 2]) dup2(devnull, std);
+  fs.closeSync(devnull);
   const fd = Number(readyFd);
   try {
     fs.writeSync(fd, 'R');
@@ -257,11 +265,6 @@ function ready(cfg: Config, log: Logger): void {
     // whoever waited has gone (EPIPE): go on as the daemon all the same
   }
   fs.closeSync(fd);
-  // The parent has gone: from now on output goes to the log file or nowhere.
-  log.redirect(undefined);
-  const devnull = fs.openSync('/dev/null', 'r+');
-  for (const std of [0, 1, 2]) dup2(devnull, std);
-  fs.closeSync(devnull);
   // Out of the caller's session and process group (a no-op for a daemon that
   // was spawned detached), so that its terminal's signals do not reach us.
   setsid();
