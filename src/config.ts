@@ -114,9 +114,10 @@ export interface Config {
   readonly noUdp: boolean; // --no-udp
   readonly pcapFile?: string; // -p/--pcap
   /**
-   * --busy-poll USEC (pasta-ts's own): after each event the event loop polls
-   * on without sleeping for this long, so that the answer to a request is
-   * picked up without a wakeup; 0 sleeps at once
+   * --busy-poll USEC (pasta-ts's own): after an event the event loop polls
+   * on without sleeping for up to this long (the time adapts to the gaps
+   * between events), so that the answer to a request is picked up without a
+   * wakeup; 0 turns it off
    */
   readonly busyPollUs: number;
 

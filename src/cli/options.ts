@@ -250,7 +250,7 @@ export const OPTIONS: readonly OptionDef[] = [
   {
     names: '--busy-poll',
     arg: 'USEC',
-    help: `Poll on without sleeping for USEC microseconds after each event\n(pasta-ts only; default ${DEFAULT_BUSY_POLL_US}; 0 sleeps at once)`,
+    help: `Poll on without sleeping for up to USEC microseconds after an event,\nadapting to the gaps between events (pasta-ts only)\ndefault: ${DEFAULT_BUSY_POLL_US}; 0 turns it off`,
     apply: busyPoll,
   },
   {

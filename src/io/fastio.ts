@@ -69,9 +69,11 @@ export interface FastIo {
    */
   pollTimer(h: PollHandle, ms: number): void;
   /**
-   * After each callback of a poll or timer the loop polls on without
-   * sleeping (epoll_wait with timeout 0) for us microseconds (0: off), so
-   * an answer that comes within that time is read with no wakeup.
+   * After a callback of a poll or timer the loop polls on without sleeping
+   * (epoll_wait with timeout 0) for up to us microseconds (0: off), so an
+   * answer that comes within that time is read with no wakeup. The time
+   * adapts to the gaps between events (see fastio.c), and a read of 16 KiB
+   * or more (bulk data) turns polling off for 2 ms.
    */
   busyPoll(us: number): number;
 }
