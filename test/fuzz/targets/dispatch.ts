@@ -353,13 +353,13 @@ function insertExt(f: Buffer, r: Rng, n: number): Buffer {
   return out;
 }
 
-/** Changes one header field of an existing frame. */
 /** Sets the IP header's length field to what the frame holds (clamped to 0..0xffff: a frame may be shorter than an IPv6 header). */
 function fixIpLen(b: Buffer, type: number, l3: number): void {
   if (type === ETH_P_IP && b.length >= l3 + 4) b.writeUInt16BE(Math.max(0, Math.min(0xffff, b.length - l3)), l3 + 2);
   if (type === ETH_P_IPV6 && b.length >= l3 + 6) b.writeUInt16BE(Math.max(0, Math.min(0xffff, b.length - l3 - 40)), l3 + 4);
 }
 
+/** Changes one header field of an existing frame. */
 function tweak(f: Buffer, r: Rng): Buffer {
   const b = Buffer.from(f);
   if (b.length < 14) return b;
