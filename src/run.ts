@@ -13,7 +13,7 @@ import { createServices } from './flow/services.js';
 import { AutoPorts } from './flow/autoports.js';
 import { BindError, PortForwarder } from './flow/forward.js';
 import { NsForwarder } from './flow/splice.js';
-import { fastIo } from './io/fastio.js';
+import { busyPollTime, fastIo } from './io/fastio.js';
 import { CapturingLink, PcapWriter } from './io/pcap.js';
 import type { GuestLink } from './io/link.js';
 import { StreamLink } from './io/qemu.js';
@@ -66,7 +66,9 @@ async function startTranslation(cfg: Config, prog: string, link: GuestLink, conf
   const dispatcher = new Dispatcher(ctx, { tcp: !cfg.noTcp, udp: !cfg.noUdp, icmp: !cfg.noIcmp });
   dispatcher.hooks = createServices(ctx, { dhcp: cfg.dhcp, ndp: cfg.ndp, dhcpv6: cfg.dhcpv6, ra: cfg.ra, dhcpDns: cfg.dhcpDns, dhcpSearch: cfg.dhcpSearch });
   guestLink.start(dispatcher.onFrameGuarded);
-  fastIo()?.busyPoll(cfg.busyPollUs);
+  const spin = busyPollTime(cfg.busyPollUs, os.availableParallelism());
+  if (spin !== cfg.busyPollUs) log.debug('one CPU to run on: no busy polling');
+  fastIo()?.busyPoll(spin);
   // An error in one flow's socket callback must not take every flow down.
   process.on('uncaughtException', (e) => {
     ctx.counters.drop('exception');

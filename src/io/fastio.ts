@@ -78,6 +78,15 @@ export interface FastIo {
   busyPoll(us: number): number;
 }
 
+/**
+ * The busy-poll time to use with cpus CPUs to run on (os.availableParallelism,
+ * which follows the affinity mask): none with one, where polling on would
+ * only keep the program we wait for from running.
+ */
+export function busyPollTime(us: number, cpus: number): number {
+  return cpus > 1 ? us : 0;
+}
+
 /** The name Node's own errors give an errno: EMFILE for 24. */
 export function errnoName(errno: number): string {
   for (const [name, n] of Object.entries(os.constants.errno)) if (n === errno) return name;

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EV_READABLE, type FastIo, POLL_READ, POLL_RECV4, POLL_RECV6, POLL_STREAM, fastIo } from '../../../src/io/fastio.js';
+import { EV_READABLE, type FastIo, POLL_READ, POLL_RECV4, POLL_RECV6, POLL_STREAM, busyPollTime, fastIo } from '../../../src/io/fastio.js';
 import { parse6 } from '../../../src/wire/ip.js';
 
 const io = fastIo() as FastIo;
@@ -286,6 +286,12 @@ describe('fastio', () => {
     expect(close).toBeGreaterThan(0.25); // share of a CPU: polling on between events 2 ms apart (about 1 alone, less under load)
     expect(sparse).toBeLessThan(0.1); // asleep between events 20 ms apart
     expect(bulk).toBeLessThan(0.12); // asleep between 32 KiB reads 2 ms apart
+  });
+
+  it('busyPollTime: none with one CPU to run on', () => {
+    expect(busyPollTime(200, 1)).toBe(0);
+    expect(busyPollTime(200, 2)).toBe(200);
+    expect(busyPollTime(0, 8)).toBe(0);
   });
 
   it('an exception thrown by a callback reaches the process as an uncaught exception', () => {
