@@ -55,6 +55,10 @@
 //                                             Node's setTimeout makes objects and timer lists
 //   stop(handle)                              stops polling and its timer (does not close fd);
 //                                             a second stop does nothing
+//   busyPoll(us)                              -> 0; after a poll's or timer's callback the loop polls
+//                                             on (epoll_wait with timeout 0) for up to us microseconds,
+//                                             adapting to the gaps between events (struct shared);
+//                                             0 turns it off
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -438,9 +442,13 @@ static int enter(struct poller *p, struct scopes *sc, napi_value *global, napi_v
   return 1;
 }
 
-/** Raises what the callback threw as an uncaught exception, and closes the scopes. */
+/**
+ * Raises what the callback threw as an uncaught exception and closes the
+ * scopes; the event is then handled, which busy polling counts (spin_mark).
+ */
 static void leave(struct poller *p, struct scopes *sc) {
   napi_env env = p->env;
+  struct shared *sh = p->shared; /* (taken before JavaScript's microtasks run) */
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (pending) {
@@ -450,6 +458,7 @@ static void leave(struct poller *p, struct scopes *sc) {
   }
   napi_close_callback_scope(env, sc->cs);
   napi_close_handle_scope(env, sc->hs);
+  spin_mark(sh);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -459,7 +468,6 @@ static void on_timer(uv_timer_t *t) {
   if (p->stopped || !enter(p, &sc, &global, &cb)) return;
   call2(p, global, cb, 0, KIND_TIMER);
   leave(p, &sc);
-  spin_mark(p->shared);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -492,9 +500,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       if (fatal) break;
     }
   }
-  struct shared *sh = p->shared; /* p may be freed once the scopes close */
   leave(p, &sc);
-  spin_mark(sh);
 }
 
 static void shared_closed(uv_handle_t *h) { free(h->data); }
