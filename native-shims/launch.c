@@ -14,6 +14,13 @@
  *       Sets PASTA_TS_NS_FDS=TAP,NETNS,NETLINK,IFINDEX,AGENT,AGENTPID in
  *       PROGRAM's environment. With --agent the child stays in the namespace
  *       and makes bound sockets there on request (see agent_loop).
+ *   pasta-ts-launch ns --netns PATH --tap NAME --configure-net --ready-fd N
+ *                   [--pid-file FILE] -- PROGRAM [ARG]...
+ *       The quick start of a plain Podman attach (front.c): also plans and
+ *       configures the namespace (netconf.c), lets go of stdin, stdout and
+ *       stderr, writes FILE, writes a byte to fd N ("ready") and then runs
+ *       PROGRAM with PASTA_TS_NS_CONFIGURED=1. If the plan cannot be made
+ *       here it runs PROGRAM as it is, and Node does it all.
  *   pasta-ts-launch ns ... --send-fd N
  *       Instead of running a program, sends the same descriptors over the
  *       UNIX socket N (see send_ns) and exits: a Node process that is already
@@ -46,6 +53,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "netconf.h"
 
 static void die(const char *fmt, ...)
 {
@@ -257,7 +266,8 @@ static void agent_loop(int sock)
 }
 
 /* In the child: enter the target netns, open tap and netlink there. */
-static void ns_child(int sock, int agent, const char *netns, int new_netns, const char *tap, int vnet_hdr)
+static void ns_child(int sock, int agent, const char *netns, int new_netns, const char *tap, int vnet_hdr,
+		     const struct nc_plan *plan)
 {
 	int fds[3];
 	int ifindex = 0;
@@ -299,6 +309,11 @@ static void ns_child(int sock, int agent, const char *netns, int new_netns, cons
 	fds[2] = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fds[1] < 0 || fds[2] < 0)
 		die("cannot open namespace handles: %s", strerror(errno));
+	if (plan) {
+		char why[256];
+		if (nc_configure(fds[2], ifindex, plan, why, sizeof(why)))
+			die("%s", why);
+	}
 	if (fds[0] < 0)
 		fds[0] = dup(fds[1]); /* placeholder, keeps the message shape */
 	send_fds(sock, fds, 3, ifindex);
@@ -310,6 +325,37 @@ static void ns_child(int sock, int agent, const char *netns, int new_netns, cons
 	agent_loop(agent);
 }
 
+/*
+ * The namespace is configured: what run.ts's ready() does for a daemon, done
+ * before Node starts. stdin, stdout and stderr go first (Podman reads the
+ * latter two until nobody holds them), then the PID file, then the byte the
+ * front waits for. fd stays open: Node, the daemon, writes there too and
+ * finds the front gone.
+ */
+static void announce_ready(int fd, const char *pid_file)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (pid_file) {
+		char pid[24];
+		int pf = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		if (pf < 0 || write(pf, pid, (size_t)len) != len)
+			die("cannot write PID file %s: %s", pid_file, strerror(errno));
+		close(pf);
+	}
+	if (null < 0)
+		die("cannot open /dev/null: %s", strerror(errno));
+	for (int std = 0; std < 3; std++)
+		dup2(null, std);
+	close(null);
+	if (write(fd, "R", 1) != 1) {
+		/* the front has gone: go on all the same, as Node would */
+	}
+	/* out of the caller's session and process group, as ready() does */
+	setsid();
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: pasta-ts-launch ns|enter ... -- PROGRAM [ARG]...\n");
@@ -318,8 +364,10 @@ static int usage(void)
 
 static int cmd_ns(int argc, char **argv)
 {
-	const char *userns = NULL, *netns = NULL, *tap = NULL;
+	const char *userns = NULL, *netns = NULL, *tap = NULL, *pid_file = NULL;
 	int new_user = 0, new_net = 0, vnet_hdr = 0, want_agent = 0, send_fd = -1, i;
+	int configure = 0, ready_fd = -1;
+	static struct nc_plan plan;
 	int sv[2], av[2] = { -1, -1 }, fds[3], ifindex = 0;
 	char env[128];
 	pid_t pid;
@@ -344,12 +392,28 @@ static int cmd_ns(int argc, char **argv)
 			want_agent = 1;
 		} else if (!strcmp(argv[i], "--send-fd") && i + 1 < argc) {
 			send_fd = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--configure-net")) {
+			configure = 1;
+		} else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) {
+			ready_fd = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--pid-file") && i + 1 < argc) {
+			pid_file = argv[++i];
 		} else {
 			return usage();
 		}
 	}
 	if ((send_fd < 0 && i >= argc) || (!netns && !new_net))
 		return usage();
+	if (configure && (send_fd >= 0 || ready_fd < 0 || !tap || want_agent || userns || new_user || new_net))
+		return usage();
+	if (configure) {
+		char why[256];
+		/* in the host's namespace still, as Node would read it */
+		if (nc_plan_host(&plan, why, sizeof(why))) {
+			execvp(argv[i], argv + i); /* Node plans, and says why not */
+			die("cannot run %s: %s", argv[i], strerror(errno));
+		}
+	}
 
 	if (userns)
 		join_userns(userns);
@@ -367,7 +431,7 @@ static int cmd_ns(int argc, char **argv)
 		close(sv[0]);
 		if (av[0] >= 0)
 			close(av[0]);
-		ns_child(sv[1], av[1], netns, new_net, tap, vnet_hdr);
+		ns_child(sv[1], av[1], netns, new_net, tap, vnet_hdr, configure ? &plan : NULL);
 	}
 	close(sv[1]);
 	if (av[1] >= 0)
@@ -410,6 +474,10 @@ static int cmd_ns(int argc, char **argv)
 	snprintf(env, sizeof(env), "%d,%d,%d,%d,%d,%d", tap ? fds[0] : -1, fds[1], fds[2], ifindex,
 		 want_agent ? av[0] : -1, want_agent ? (int)pid : -1);
 	setenv("PASTA_TS_NS_FDS", env, 1);
+	if (configure) {
+		announce_ready(ready_fd, pid_file);
+		setenv("PASTA_TS_NS_CONFIGURED", "1", 1);
+	}
 	execvp(argv[i], argv + i);
 	die("cannot run %s: %s", argv[i], strerror(errno));
 	return 1;
