@@ -12,6 +12,10 @@
  *        exit 0 at once. End of file means "I run in the foreground (or
  *        failed)": wait for the child and exit with its status.
  *
+ * For Podman's plain argv the child runs the launcher first, which configures
+ * the namespace and writes the byte before it becomes Node (the quick start,
+ * below).
+ *
  * Signals sent to the front by another process (kill) go on to the child; a
  * terminal's signals reach the child directly, as it shares the front's
  * process group.
@@ -24,6 +28,7 @@
  * (native-shims/build/../../dist/bundle/main.js).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -71,6 +76,111 @@ static int slirp_help(const char *root, const char *argv0)
 	return 1;
 }
 
+/*
+ * The quick start. Podman and Buildah wait for the foreground process before
+ * they start the container, and Node takes 30 ms to start here: for their
+ * plain argv (no -p), the launcher configures the namespace and tells the
+ * front "ready" before it becomes Node (see launch.c, netconf.c). Only an
+ * argv made of these options, each once, qualifies, and only values that
+ * Node would take too: what Node would reject, or what needs sockets bound
+ * before "ready" (-t/-u with ports, -T/-U), goes to Node as before, which
+ * then says why. PASTA_TS_QUICK=0 turns it off.
+ */
+struct quick {
+	const char *netns, *pid_file;
+};
+
+/* An address Node's option parsing takes for --dns-forward and --map-guest-addr. */
+static int plain_addr(const char *s)
+{
+	unsigned char a[16];
+	char back[INET_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET, s, a) == 1) {
+		/* dotted quad as written (no leading zeros), not 0/8, 127/8 or 224/3 */
+		return inet_ntop(AF_INET, a, back, sizeof(back)) && !strcmp(back, s) &&
+		       a[0] != 0 && a[0] != 127 && a[0] < 224;
+	}
+	if (inet_pton(AF_INET6, s, a) != 1 || a[0] == 0xff)
+		return 0;
+	/* ::, ::1, v4-mapped and v4-compatible addresses are refused somewhere */
+	for (int i = 0; i < 10; i++)
+		if (a[i])
+			return 1;
+	return 0;
+}
+
+static int quick_args(int argc, char **argv, struct quick *q)
+{
+	enum { CONFIG_NET, QUIET, NO_MAP_GW, T, U, TT, UU, DNS_FWD, MAP_GUEST, NETNS, PID, NOPTS };
+	static const struct {
+		const char *lng, *shrt;
+		int arg;
+	} opts[NOPTS] = {
+		[CONFIG_NET] = { "--config-net", NULL, 0 }, [QUIET] = { "--quiet", "-q", 0 },
+		[NO_MAP_GW] = { "--no-map-gw", NULL, 0 }, [T] = { "--tcp-ports", "-t", 1 },
+		[U] = { "--udp-ports", "-u", 1 }, [TT] = { "--tcp-ns", "-T", 1 }, [UU] = { "--udp-ns", "-U", 1 },
+		[DNS_FWD] = { "--dns-forward", NULL, 1 }, [MAP_GUEST] = { "--map-guest-addr", NULL, 1 },
+		[NETNS] = { "--netns", NULL, 1 }, [PID] = { "--pid", "-P", 1 },
+	};
+	int seen[NOPTS] = { 0 };
+	const char *name = strrchr(argv[0], '/');
+	const char *v = getenv("PASTA_TS_QUICK");
+
+	name = name ? name + 1 : argv[0];
+	if ((v && !strcmp(v, "0")) || !strstr(name, "pasta"))
+		return 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL, *eq = strchr(a, '=');
+		size_t len = eq && !strncmp(a, "--", 2) ? (size_t)(eq - a) : strlen(a);
+		int k;
+
+		for (k = 0; k < NOPTS; k++) {
+			if ((strlen(opts[k].lng) == len && !strncmp(a, opts[k].lng, len)) ||
+			    (opts[k].shrt && !strcmp(a, opts[k].shrt)))
+				break;
+		}
+		if (k == NOPTS || seen[k]++)
+			return 0;
+		if (opts[k].arg) {
+			if (eq && len < strlen(a))
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return 0;
+		} else if (len != strlen(a)) {
+			return 0; /* --config-net=... */
+		}
+		switch (k) {
+		case T: case U: case TT: case UU:
+			if (strcmp(val, "none"))
+				return 0;
+			break;
+		case DNS_FWD:
+			if (!plain_addr(val))
+				return 0;
+			break;
+		case MAP_GUEST:
+			if (strcmp(val, "none") && !plain_addr(val))
+				return 0;
+			break;
+		case NETNS:
+			if (val[0] != '/' || strlen(val) >= PATH_MAX)
+				return 0;
+			q->netns = val;
+			break;
+		case PID:
+			if (!val[0] || strlen(val) >= PATH_MAX)
+				return 0;
+			q->pid_file = val;
+			break;
+		}
+	}
+	/* without -t/-u/-T/-U none, pasta's defaults forward ports */
+	return seen[CONFIG_NET] && seen[NETNS] && seen[T] && seen[U] && seen[TT] && seen[UU];
+}
+
 static void die(const char *what)
 {
 	fprintf(stderr, "pasta-ts: %s: %s\n", what, strerror(errno));
@@ -80,7 +190,9 @@ static void die(const char *what)
 int main(int argc, char **argv)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-	char self[PATH_MAX], script[PATH_MAX + 32], fdenv[16], **nargv;
+	char self[PATH_MAX], script[PATH_MAX + 32], launcher[PATH_MAX + 64], fdenv[16], **nargv;
+	struct quick q = { 0 };
+	int n = 0, quick;
 	const char *node = getenv("PASTA_TS_NODE");
 	struct sigaction sa;
 	ssize_t len;
@@ -103,16 +215,31 @@ int main(int argc, char **argv)
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) && slirp_help(self, argv[0]))
 		return 0;
 
-	nargv = calloc((size_t)argc + 3, sizeof(*nargv));
-	if (!nargv)
-		die("calloc");
-	nargv[0] = (char *)(node && *node ? node : "node");
-	nargv[1] = script;
-	for (int i = 0; i < argc; i++)
-		nargv[i + 2] = argv[i]; /* argv[0]: the name we were called by */
+	snprintf(launcher, sizeof(launcher), "%s/native-shims/build/pasta-ts-launch", self);
+	quick = quick_args(argc, argv, &q);
 
 	if (pipe2(p, O_CLOEXEC))
 		die("pipe");
+	snprintf(fdenv, sizeof(fdenv), "%d", p[1]);
+
+	nargv = calloc((size_t)argc + 20, sizeof(*nargv));
+	if (!nargv)
+		die("calloc");
+	if (quick) {
+		const char *pre[] = { launcher, "ns", "--netns", q.netns, "--tap", "pts%d", "--vnet-hdr",
+				      "--configure-net", "--ready-fd", fdenv };
+		for (size_t k = 0; k < sizeof(pre) / sizeof(pre[0]); k++)
+			nargv[n++] = (char *)pre[k];
+		if (q.pid_file) {
+			nargv[n++] = "--pid-file";
+			nargv[n++] = (char *)q.pid_file;
+		}
+		nargv[n++] = "--";
+	}
+	nargv[n++] = (char *)(node && *node ? node : "node");
+	nargv[n++] = script;
+	for (int i = 0; i < argc; i++)
+		nargv[n++] = argv[i]; /* argv[0]: the name we were called by */
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = forward;
@@ -130,7 +257,6 @@ int main(int argc, char **argv)
 		close(p[0]);
 		/* the write end survives exec */
 		fcntl(p[1], F_SETFD, 0);
-		snprintf(fdenv, sizeof(fdenv), "%d", p[1]);
 		setenv("PASTA_TS_FRONT_FD", fdenv, 1);
 		for (const char *const *e = node_only_env; *e; e++) {
 			const char *v = getenv(*e);

@@ -29,6 +29,8 @@ import { ENV_READY, fail } from './stage.js';
 const ENV_FDS = 'PASTA_TS_NS_FDS';
 const ENV_CONFIG = 'PASTA_TS_CONFIG';
 const ENV_FRONT = 'PASTA_TS_FRONT_FD';
+/** set by the launcher when it has configured the namespace itself (front.c's quick start) */
+const ENV_NS_CONFIGURED = 'PASTA_TS_NS_CONFIGURED';
 /**
  * Environment that only slows the daemon's Node down (NODE_EXTRA_CA_CERTS
  * makes every Node start parse a certificate bundle: 35 ms here). Stage 2
@@ -91,7 +93,14 @@ function proceed(cfg: Config, prog: string, progPath: string, argv: string[]): v
   const daemon = !cfg.foreground && (cfg.mode === 'passt' || attach);
   if (fds) {
     delete process.env[ENV_FDS];
-    void import('./run.js').then((run) => run.guarded(prog, () => run.stage2(cfg, prog, fds.split(',').map(Number))));
+    // The quick start (native-shims/front.c): the launcher has configured the
+    // namespace and told the front; as the daemon, we still write there and
+    // let go of the caller.
+    const configured = process.env[ENV_NS_CONFIGURED] === '1';
+    delete process.env[ENV_NS_CONFIGURED];
+    if (configured && daemon && frontFd !== undefined) process.env[ENV_READY] = String(frontFd);
+    void import('./run.js').then((run) =>
+      run.guarded(prog, () => run.stage2(cfg, prog, fds.split(',').map(Number), configured)));
   } else if (daemon && !process.env[ENV_READY] && frontFd === undefined) {
     // started as bin/*.js: the daemon has to be another Node process
     if (cfg.mode === 'passt') daemonize(prog, cfg, [process.execPath, ...process.execArgv, SCRIPT, progPath, ...argv]);

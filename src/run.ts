@@ -104,13 +104,15 @@ async function startTranslation(cfg: Config, prog: string, link: GuestLink, conf
   };
 }
 
-export async function stage2(cfg: Config, prog: string, fds: number[]): Promise<void> {
+/** configured: the launcher has configured the namespace already, to this plan (native-shims/netconf.c). */
+export async function stage2(cfg: Config, prog: string, fds: number[], configured = false): Promise<void> {
   const [tapFd, netnsFd, nlFd, ifindex, agentFd, agentPid] = fds;
   // -T/-U and "auto" need sockets inside the namespace: the launcher's agent makes them
   const f = cfg.forwards;
   const nsAgent = agentFd >= 0 ? new NsAgent(agentFd, agentPid) : undefined;
-  const t = await startTranslation(cfg, prog, new TapLink(tapFd, true), (plan) =>
-    configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet));
+  const t = await startTranslation(cfg, prog, new TapLink(tapFd, true), (plan) => {
+    if (!configured) configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet);
+  });
   const plan = t.ctx.plan;
   const nsForwarder = nsAgent ? new NsForwarder(nsAgent, t.log, !!plan.v4, !!plan.v6) : undefined;
   await nsForwarder?.start(f.tcpOut, f.udpOut);

@@ -1,0 +1,112 @@
+// Issue 5: the quick start. For Podman's plain argv the front has the
+// launcher configure the namespace in C (native-shims/netconf.c) and report
+// ready before Node starts; everything else goes to Node as before. The two
+// must leave the namespace configured the same way, on a host with more than
+// one address, route and default route, and the quick one must really be
+// configured before Node runs (a wrapper around node looks when it starts).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { dump, exitStatus, fakeHost, requirements, tagged, taggedLines, type FakeHostResult } from './harness.js';
+
+const req = requirements();
+const ours = !process.env.PASTA_TS_BIN?.trim();
+const PODMAN_ARGS = '--config-net --dns-forward 169.254.1.1 -t none -u none -T none -U none --no-map-gw --quiet';
+
+// NAME ENV: attach as Podman 5 does, record what the namespace looks like
+// (without link-local addresses and MACs, which are random), move data, and
+// remove the namespace
+const round = (name: string, env: string, args = PODMAN_ARGS) => `
+      ip netns add ${name}
+      export WRAP_NETNS=${name}
+      result ${name}-start env ${env} $HELPER ${args} --netns /run/netns/${name} --map-guest-addr 169.254.1.2 -P "$T/${name}.pid"
+      # the quick front returns before Node (the wrapper) has started
+      for i in $(seq 1 50); do [ -e "$T/at-node.${name}" ] && break; sleep 0.1; done
+      tag ${name}-at-node <"$T/at-node.${name}"
+      ip netns exec ${name} sh -c '
+        ip -o addr show | grep -v "inet6 fe80" | awk "{print \\$2, \\$3, \\$4}"
+        ip -o link show | sed "s,link/ether [^ ]*,,"
+        ip route show table all | grep -v fe80
+        ip -6 route show table all | grep -v fe80' >"$T/${name}.conf"
+      tag ${name}-conf <"$T/${name}.conf"
+      P=$(cat "$T/${name}.pid")
+      echo "@@ ${name}-session $(ps -o sid= -p $P | tr -d ' ') pid=$P"
+      ip netns exec ${name} "$NODE" "$FIX/net.mjs" client-send --label ${name}-up --tcp 203.0.113.5:9000 --bytes 2097152 --timeout 20000
+      ip netns del ${name}
+      for i in $(seq 1 30); do kill -0 $P 2>/dev/null || break; sleep 0.1; done
+      kill -0 $P 2>/dev/null && echo "@@ ${name}-gone fail" || echo "@@ ${name}-gone ok"`;
+
+describe.skipIf(req.skip || !ours)('quick start of a Podman attach', () => {
+  let r: FakeHostResult;
+  beforeAll(async () => {
+    r = await fakeHost(
+      `. "$LIB"
+      serve sink up serve-sink --tcp 203.0.113.5:9000 || exit 1
+      # a host with more to copy: a second address, routes with and without a
+      # gateway and with metrics, and a second interface whose default routes
+      # have higher metrics (eth0 must win)
+      ip addr add 192.0.2.77/24 dev eth0
+      ip route add 198.51.100.0/24 via 192.0.2.1 dev eth0 metric 50
+      ip route add 10.9.0.0/16 dev eth0
+      ip -6 route add 2001:db8:77::/48 via fd00::1 dev eth0 metric 7
+      ip link add v0 type veth peer name v1
+      ip addr add 172.16.5.2/24 dev v0
+      ip -6 addr add fd05::2/64 dev v0 nodad
+      ip link set v0 up; ip link set v1 up
+      ip route add default via 172.16.5.1 dev v0 metric 900
+      ip -6 route add default via fd05::1 dev v0 metric 2000
+      printf '#!/bin/sh\\nip -n "$WRAP_NETNS" -br -4 addr show >"$T/.at-node" 2>&1; mv "$T/.at-node" "$T/at-node.$WRAP_NETNS"\\nexec "$NODE" "$@"\\n' >"$T/node-wrap"
+      chmod 755 "$T/node-wrap"
+      mkdir -p /run/netns
+      ${round('quick', 'PASTA_TS_NODE=$T/node-wrap')}
+      ${round('slow', 'PASTA_TS_NODE=$T/node-wrap PASTA_TS_QUICK=0')}
+      # ports to bind before "ready": Node does it all
+      ${round('ports', 'PASTA_TS_NODE=$T/node-wrap', PODMAN_ARGS.replace('-t none', '-t 18080-18080:80-80'))}
+      result quick-bad $HELPER ${PODMAN_ARGS} --netns /run/netns/nonexistent
+      true`,
+      { timeoutMs: 90_000, helperAsRoot: true },
+    );
+  }, 100_000);
+
+  const conf = (name: string): string => taggedLines(r.stdout, `${name}-conf`).join('\n');
+
+  it('returns 0 with the namespace configured before Node has started', () => {
+    expect(exitStatus(r.stdout, 'quick-start'), dump(r)).toBe(0);
+    expect(conf('quick'), dump(r)).toMatch(/eth0 inet 192\.0\.2\.2\/24/);
+    expect(taggedLines(r.stdout, 'quick-at-node').join('\n'), dump(r)).toMatch(/192\.0\.2\.2\/24/);
+    // the PID file names the daemon, which has a session of its own
+    const s = tagged(r.stdout, 'quick-session');
+    expect(s?.fields.pid, dump(r)).toMatch(/^[0-9]+$/);
+    expect(s?.status, dump(r)).toBe(s?.fields.pid);
+  });
+
+  it('without it (PASTA_TS_QUICK=0, or ports to bind) Node configures the namespace after it has started', () => {
+    for (const name of ['slow', 'ports']) {
+      expect(exitStatus(r.stdout, `${name}-start`), dump(r)).toBe(0);
+      expect(taggedLines(r.stdout, `${name}-at-node`).join('\n'), dump(r)).not.toMatch(/192\.0\.2\.2/);
+    }
+  });
+
+  it('configures addresses, links and routes exactly as Node does', () => {
+    const quick = conf('quick');
+    expect(quick, dump(r)).toMatch(/198\.51\.100\.0\/24 via 192\.0\.2\.1 dev eth0 .*metric 50/);
+    expect(quick, dump(r)).toMatch(/10\.9\.0\.0\/16 dev eth0/);
+    expect(quick, dump(r)).toMatch(/2001:db8:77::\/48 via fd00::1 dev eth0 .*metric 7/);
+    expect(quick, dump(r)).toMatch(/eth0: .*mtu 65520 .*qlen 10000/);
+    expect(quick, dump(r)).not.toMatch(/172\.16\.5|fd05|192\.0\.2\.77/);
+    expect(quick, dump(r)).toBe(conf('slow'));
+    expect(conf('ports'), dump(r)).toBe(conf('slow'));
+  });
+
+  it('the daemon moves data and goes when the namespace does', () => {
+    for (const name of ['quick', 'slow']) {
+      // client-send checks the sink's sha256 of what it sent
+      expect(tagged(r.stdout, `${name}-up`)?.status, dump(r)).toBe('ok');
+      expect(tagged(r.stdout, `${name}-up`)?.fields.bytes, dump(r)).toBe('2097152');
+      expect(tagged(r.stdout, `${name}-gone`)?.status, dump(r)).toBe('ok');
+    }
+  });
+
+  it('a namespace it cannot join: exit non-zero with the reason', () => {
+    expect(exitStatus(r.stdout, 'quick-bad'), dump(r)).not.toBe(0);
+    expect(taggedLines(r.stdout, 'quick-bad-err').join('\n'), dump(r)).toMatch(/nonexistent/);
+  });
+});
