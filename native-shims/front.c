@@ -77,18 +77,42 @@ static int slirp_help(const char *root, const char *argv0)
 }
 
 /*
- * The quick start. Podman and Buildah wait for the foreground process before
- * they start the container, and Node takes 30 ms to start here: for their
- * plain argv (no -p), the launcher configures the namespace and tells the
- * front "ready" before it becomes Node (see launch.c, netconf.c). Only an
- * argv made of these options, each once, qualifies, and only values that
+ * The quick start. Podman and Buildah wait for their helper's readiness
+ * before they start the container, and Node takes 30 ms to start here: for
+ * their plain argv (pasta without -p, as Podman 5 and Buildah 1.39 pass it;
+ * slirp4netns as Podman 4 passes it), the launcher configures the namespace
+ * and says ready before it becomes Node (see launch.c, netconf.c). Only an
+ * argv made of the options below, each once, qualifies, and only values that
  * Node would take too: what Node would reject, or what needs sockets bound
- * before "ready" (-t/-u with ports, -T/-U), goes to Node as before, which
- * then says why. PASTA_TS_QUICK=0 turns it off.
+ * before "ready" (-t/-u with ports, -T/-U, --api-socket), goes to Node as
+ * before, which then says why. PASTA_TS_QUICK=0 turns it off.
  */
 struct quick {
-	const char *netns, *pid_file;
+	const char *arg[24]; /* the launcher's options */
+	int n;
 };
+
+static void add(struct quick *q, const char *a)
+{
+	if (q->n < (int)(sizeof(q->arg) / sizeof(q->arg[0])))
+		q->arg[q->n++] = a;
+}
+
+/* A descriptor number as slirp4netns's -e and -r take it, and open. */
+static int open_fd(const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	return s[0] >= '0' && s[0] <= '9' && !*end && n >= 0 && n < 1024 && fcntl((int)n, F_GETFD) >= 0;
+}
+
+/* digits only, no leading zero, in [lo, hi] */
+static int number_in(const char *s, long lo, long hi)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	return s[0] >= '1' && s[0] <= '9' && !*end && n >= lo && n <= hi;
+}
 
 /* An address Node's option parsing takes for --dns-forward and --map-guest-addr. */
 static int plain_addr(const char *s)
@@ -110,13 +134,48 @@ static int plain_addr(const char *s)
 	return 0;
 }
 
-static int quick_args(int argc, char **argv, struct quick *q)
+/*
+ * Long options as "--name VALUE" or "--name=VALUE", short ones as "-x VALUE":
+ * the index of argv[*i] in names (moving *i past a value, put in *val), or
+ * -1 if it is none of them or has no value.
+ */
+struct opt {
+	const char *lng, *shrt;
+	int arg;
+};
+
+static int next_opt(const struct opt *opts, int nopts, int argc, char **argv, int *i, const char **val)
+{
+	const char *a = argv[*i], *eq = strchr(a, '=');
+	size_t len = eq && !strncmp(a, "--", 2) ? (size_t)(eq - a) : strlen(a);
+	int k;
+
+	for (k = 0; k < nopts; k++) {
+		if ((strlen(opts[k].lng) == len && !strncmp(a, opts[k].lng, len)) ||
+		    (opts[k].shrt && !strcmp(a, opts[k].shrt)))
+			break;
+	}
+	if (k == nopts)
+		return -1;
+	*val = NULL;
+	if (opts[k].arg) {
+		if (len < strlen(a))
+			*val = eq + 1;
+		else if (*i + 1 < argc)
+			*val = argv[++*i];
+		else
+			return -1;
+	} else if (len != strlen(a)) {
+		return -1; /* --config-net=... */
+	}
+	return k;
+}
+
+/* pasta: Podman 5's and Buildah 1.39's argv without published ports */
+static int quick_pasta(int argc, char **argv, struct quick *q, const char *ready_fd)
 {
 	enum { CONFIG_NET, QUIET, NO_MAP_GW, T, U, TT, UU, DNS_FWD, MAP_GUEST, NETNS, PID, NOPTS };
-	static const struct {
-		const char *lng, *shrt;
-		int arg;
-	} opts[NOPTS] = {
+	static const struct opt opts[NOPTS] = {
 		[CONFIG_NET] = { "--config-net", NULL, 0 }, [QUIET] = { "--quiet", "-q", 0 },
 		[NO_MAP_GW] = { "--no-map-gw", NULL, 0 }, [T] = { "--tcp-ports", "-t", 1 },
 		[U] = { "--udp-ports", "-u", 1 }, [TT] = { "--tcp-ns", "-T", 1 }, [UU] = { "--udp-ns", "-U", 1 },
@@ -124,34 +183,14 @@ static int quick_args(int argc, char **argv, struct quick *q)
 		[NETNS] = { "--netns", NULL, 1 }, [PID] = { "--pid", "-P", 1 },
 	};
 	int seen[NOPTS] = { 0 };
-	const char *name = strrchr(argv[0], '/');
-	const char *v = getenv("PASTA_TS_QUICK");
+	const char *netns = NULL, *pid_file = NULL;
 
-	name = name ? name + 1 : argv[0];
-	if ((v && !strcmp(v, "0")) || !strstr(name, "pasta"))
-		return 0;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = NULL, *eq = strchr(a, '=');
-		size_t len = eq && !strncmp(a, "--", 2) ? (size_t)(eq - a) : strlen(a);
-		int k;
+		const char *val;
+		int k = next_opt(opts, NOPTS, argc, argv, &i, &val);
 
-		for (k = 0; k < NOPTS; k++) {
-			if ((strlen(opts[k].lng) == len && !strncmp(a, opts[k].lng, len)) ||
-			    (opts[k].shrt && !strcmp(a, opts[k].shrt)))
-				break;
-		}
-		if (k == NOPTS || seen[k]++)
+		if (k < 0 || seen[k]++)
 			return 0;
-		if (opts[k].arg) {
-			if (eq && len < strlen(a))
-				val = eq + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else
-				return 0;
-		} else if (len != strlen(a)) {
-			return 0; /* --config-net=... */
-		}
 		switch (k) {
 		case T: case U: case TT: case UU:
 			if (strcmp(val, "none"))
@@ -168,17 +207,102 @@ static int quick_args(int argc, char **argv, struct quick *q)
 		case NETNS:
 			if (val[0] != '/' || strlen(val) >= PATH_MAX)
 				return 0;
-			q->netns = val;
+			netns = val;
 			break;
 		case PID:
 			if (!val[0] || strlen(val) >= PATH_MAX)
 				return 0;
-			q->pid_file = val;
+			pid_file = val;
 			break;
 		}
 	}
 	/* without -t/-u/-T/-U none, pasta's defaults forward ports */
-	return seen[CONFIG_NET] && seen[NETNS] && seen[T] && seen[U] && seen[TT] && seen[UU];
+	if (!(seen[CONFIG_NET] && seen[NETNS] && seen[T] && seen[U] && seen[TT] && seen[UU]))
+		return 0;
+	add(q, "--netns"), add(q, netns), add(q, "--configure-net"), add(q, "--daemon");
+	add(q, "--ready-fd"), add(q, ready_fd);
+	if (pid_file)
+		add(q, "--pid-file"), add(q, pid_file);
+	return 1;
+}
+
+/*
+ * slirp4netns: Podman 4.3.1's argv without --api-socket or --cidr,
+ * --netns-type=path. slirp4netns stays in the foreground; its caller waits
+ * for "1" on the -r descriptor, which the launcher writes.
+ */
+static int quick_slirp(int argc, char **argv, struct quick *q)
+{
+	enum { CONFIGURE, EXIT_FD, READY_FD, MTU, IPV6, NO_LOOPBACK, NETNS_TYPE, SANDBOX, SECCOMP, NOPTS };
+	static const struct opt opts[NOPTS] = {
+		[CONFIGURE] = { "--configure", "-c", 0 }, [EXIT_FD] = { "--exit-fd", "-e", 1 },
+		[READY_FD] = { "--ready-fd", "-r", 1 }, [MTU] = { "--mtu", "-m", 1 }, [IPV6] = { "--enable-ipv6", "-6", 0 },
+		[NO_LOOPBACK] = { "--disable-host-loopback", NULL, 0 }, [NETNS_TYPE] = { "--netns-type", NULL, 1 },
+		[SANDBOX] = { "--enable-sandbox", NULL, 0 }, [SECCOMP] = { "--enable-seccomp", NULL, 0 },
+	};
+	int seen[NOPTS] = { 0 }, nargs = 0;
+	const char *args[2] = { NULL, "tap0" }, *ready = NULL, *mtu = "1500";
+
+	for (int i = 1; i < argc; i++) {
+		const char *val;
+		int k;
+
+		if (argv[i][0] != '-') {
+			if (nargs == 2)
+				return 0;
+			args[nargs++] = argv[i];
+			continue;
+		}
+		k = next_opt(opts, NOPTS, argc, argv, &i, &val);
+		if (k < 0 || seen[k]++)
+			return 0;
+		switch (k) {
+		case EXIT_FD:
+			if (!open_fd(val))
+				return 0;
+			break;
+		case READY_FD:
+			if (!open_fd(val))
+				return 0;
+			ready = val;
+			break;
+		case MTU:
+			if (!number_in(val, 1280, 65520))
+				return 0;
+			mtu = val;
+			break;
+		case NETNS_TYPE:
+			if (strcmp(val, "path"))
+				return 0;
+			break;
+		}
+	}
+	if (!seen[CONFIGURE] || !ready || !seen[NETNS_TYPE] || nargs < 1 || args[0][0] != '/' ||
+	    strlen(args[0]) >= PATH_MAX || !args[1][0] || strlen(args[1]) > 15 ||
+	    strspn(args[1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(args[1]))
+		return 0;
+	/* src/cli/slirp4netns.ts's translation for the default --cidr 10.0.2.0/24 */
+	add(q, "--netns"), add(q, args[0]), add(q, "--address4"), add(q, "10.0.2.100/24");
+	add(q, "--gateway4"), add(q, "10.0.2.2");
+	if (seen[IPV6])
+		add(q, "--address6"), add(q, "fd00::100/64"), add(q, "--gateway6"), add(q, "fd00::2");
+	add(q, "--mtu"), add(q, mtu), add(q, "--ifname"), add(q, args[1]), add(q, "--ready-fd"), add(q, ready);
+	return 1;
+}
+
+static int quick_args(int argc, char **argv, struct quick *q, const char *front_fd)
+{
+	const char *name = strrchr(argv[0], '/');
+	const char *v = getenv("PASTA_TS_QUICK");
+
+	name = name ? name + 1 : argv[0];
+	if (v && !strcmp(v, "0"))
+		return 0;
+	if (strstr(name, "slirp4netns"))
+		return quick_slirp(argc, argv, q);
+	if (strstr(name, "pasta"))
+		return quick_pasta(argc, argv, q, front_fd);
+	return 0;
 }
 
 static void die(const char *what)
@@ -216,24 +340,20 @@ int main(int argc, char **argv)
 		return 0;
 
 	snprintf(launcher, sizeof(launcher), "%s/native-shims/build/pasta-ts-launch", self);
-	quick = quick_args(argc, argv, &q);
-
 	if (pipe2(p, O_CLOEXEC))
 		die("pipe");
 	snprintf(fdenv, sizeof(fdenv), "%d", p[1]);
+	quick = quick_args(argc, argv, &q, fdenv);
 
-	nargv = calloc((size_t)argc + 20, sizeof(*nargv));
+	nargv = calloc((size_t)argc + 40, sizeof(*nargv));
 	if (!nargv)
 		die("calloc");
 	if (quick) {
-		const char *pre[] = { launcher, "ns", "--netns", q.netns, "--tap", "pts%d", "--vnet-hdr",
-				      "--configure-net", "--ready-fd", fdenv };
+		const char *pre[] = { launcher, "ns", "--tap", "pts%d", "--vnet-hdr" };
 		for (size_t k = 0; k < sizeof(pre) / sizeof(pre[0]); k++)
 			nargv[n++] = (char *)pre[k];
-		if (q.pid_file) {
-			nargv[n++] = "--pid-file";
-			nargv[n++] = (char *)q.pid_file;
-		}
+		for (int k = 0; k < q.n; k++)
+			nargv[n++] = (char *)q.arg[k];
 		nargv[n++] = "--";
 	}
 	nargv[n++] = (char *)(node && *node ? node : "node");

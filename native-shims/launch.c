@@ -14,13 +14,17 @@
  *       Sets PASTA_TS_NS_FDS=TAP,NETNS,NETLINK,IFINDEX,AGENT,AGENTPID in
  *       PROGRAM's environment. With --agent the child stays in the namespace
  *       and makes bound sockets there on request (see agent_loop).
- *   pasta-ts-launch ns --netns PATH --tap NAME --configure-net --ready-fd N
+ *   pasta-ts-launch ns --netns PATH --tap NAME PLAN --ready-fd N [--daemon]
  *                   [--pid-file FILE] -- PROGRAM [ARG]...
- *       The quick start of a plain Podman attach (front.c): also plans and
- *       configures the namespace (netconf.c), lets go of stdin, stdout and
- *       stderr, writes FILE, writes a byte to fd N ("ready") and then runs
- *       PROGRAM with PASTA_TS_NS_CONFIGURED=1. If the plan cannot be made
- *       here it runs PROGRAM as it is, and Node does it all.
+ *       The quick start (front.c): also configures the namespace
+ *       (netconf.c), writes "1" to fd N ("ready") and then runs PROGRAM with
+ *       PASTA_TS_NS_CONFIGURED=1. PLAN is --configure-net (the host's
+ *       addresses and routes, as pasta --config-net), or a fixed one:
+ *       --address4 A/LEN --gateway4 G [--address6 A/LEN --gateway6 G]
+ *       --mtu N --ifname NAME (slirp4netns's). --daemon: before "ready", let
+ *       go of stdin, stdout and stderr, write FILE and start a session. If
+ *       the plan cannot be made here, PROGRAM runs as it is, and Node does
+ *       it all.
  *   pasta-ts-launch ns ... --send-fd N
  *       Instead of running a program, sends the same descriptors over the
  *       UNIX socket N (see send_ns) and exits: a Node process that is already
@@ -326,34 +330,37 @@ static void ns_child(int sock, int agent, const char *netns, int new_netns, cons
 }
 
 /*
- * The namespace is configured: what run.ts's ready() does for a daemon, done
- * before Node starts. stdin, stdout and stderr go first (Podman reads the
- * latter two until nobody holds them), then the PID file, then the byte the
- * front waits for. fd stays open: Node, the daemon, writes there too and
- * finds the front gone.
+ * The namespace is configured. As a daemon, first what run.ts's ready() does:
+ * stdin, stdout and stderr go (Podman reads the latter two until nobody holds
+ * them), then the PID file; then the byte the caller waits for, and a session
+ * of our own. fd stays open: Node writes there too (the daemon, and finds the
+ * front gone) or closes it (slirp4netns's ready descriptor).
  */
-static void announce_ready(int fd, const char *pid_file)
+static void announce_ready(int fd, int daemon, const char *pid_file)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (daemon) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-	if (pid_file) {
-		char pid[24];
-		int pf = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-		if (pf < 0 || write(pf, pid, (size_t)len) != len)
-			die("cannot write PID file %s: %s", pid_file, strerror(errno));
-		close(pf);
+		if (pid_file) {
+			char pid[24];
+			int pf = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+			if (pf < 0 || write(pf, pid, (size_t)len) != len)
+				die("cannot write PID file %s: %s", pid_file, strerror(errno));
+			close(pf);
+		}
+		if (null < 0)
+			die("cannot open /dev/null: %s", strerror(errno));
+		for (int std = 0; std < 3; std++)
+			dup2(null, std);
+		close(null);
 	}
-	if (null < 0)
-		die("cannot open /dev/null: %s", strerror(errno));
-	for (int std = 0; std < 3; std++)
-		dup2(null, std);
-	close(null);
-	if (write(fd, "R", 1) != 1) {
-		/* the front has gone: go on all the same, as Node would */
+	if (write(fd, "1", 1) != 1) {
+		/* the caller has gone: go on all the same, as Node would */
 	}
 	/* out of the caller's session and process group, as ready() does */
-	setsid();
+	if (daemon)
+		setsid();
 }
 
 static int usage(void)
@@ -366,7 +373,8 @@ static int cmd_ns(int argc, char **argv)
 {
 	const char *userns = NULL, *netns = NULL, *tap = NULL, *pid_file = NULL;
 	int new_user = 0, new_net = 0, vnet_hdr = 0, want_agent = 0, send_fd = -1, i;
-	int configure = 0, ready_fd = -1;
+	int configure = 0, daemon = 0, ready_fd = -1;
+	const char *addr4 = NULL, *gw4 = NULL, *addr6 = NULL, *gw6 = NULL, *mtu = NULL, *ifname = NULL;
 	static struct nc_plan plan;
 	int sv[2], av[2] = { -1, -1 }, fds[3], ifindex = 0;
 	char env[128];
@@ -394,6 +402,20 @@ static int cmd_ns(int argc, char **argv)
 			send_fd = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--configure-net")) {
 			configure = 1;
+		} else if (!strcmp(argv[i], "--daemon")) {
+			daemon = 1;
+		} else if (!strcmp(argv[i], "--address4") && i + 1 < argc) {
+			addr4 = argv[++i];
+		} else if (!strcmp(argv[i], "--gateway4") && i + 1 < argc) {
+			gw4 = argv[++i];
+		} else if (!strcmp(argv[i], "--address6") && i + 1 < argc) {
+			addr6 = argv[++i];
+		} else if (!strcmp(argv[i], "--gateway6") && i + 1 < argc) {
+			gw6 = argv[++i];
+		} else if (!strcmp(argv[i], "--mtu") && i + 1 < argc) {
+			mtu = argv[++i];
+		} else if (!strcmp(argv[i], "--ifname") && i + 1 < argc) {
+			ifname = argv[++i];
 		} else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) {
 			ready_fd = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--pid-file") && i + 1 < argc) {
@@ -404,17 +426,23 @@ static int cmd_ns(int argc, char **argv)
 	}
 	if ((send_fd < 0 && i >= argc) || (!netns && !new_net))
 		return usage();
-	if (configure && (send_fd >= 0 || ready_fd < 0 || !tap || want_agent || userns || new_user || new_net))
+	if (configure && addr4)
 		return usage();
-	if (configure) {
+	if (configure || addr4) {
 		char why[256];
-		/* in the host's namespace still, as Node would read it */
-		if (nc_plan_host(&plan, why, sizeof(why))) {
+		int rc;
+
+		if (send_fd >= 0 || ready_fd < 0 || !tap || want_agent || new_user || new_net)
+			return usage();
+		/* the host's configuration is read here, in its namespace, as Node would */
+		rc = configure ? nc_plan_host(&plan, why, sizeof(why))
+			       : nc_plan_fixed(&plan, addr4, gw4, addr6, gw6, mtu, ifname, why, sizeof(why));
+		if (rc) {
 			execvp(argv[i], argv + i); /* Node plans, and says why not */
 			die("cannot run %s: %s", argv[i], strerror(errno));
 		}
+		configure = 1;
 	}
-
 	if (userns)
 		join_userns(userns);
 	if (new_user)
@@ -475,7 +503,7 @@ static int cmd_ns(int argc, char **argv)
 		 want_agent ? av[0] : -1, want_agent ? (int)pid : -1);
 	setenv("PASTA_TS_NS_FDS", env, 1);
 	if (configure) {
-		announce_ready(ready_fd, pid_file);
+		announce_ready(ready_fd, daemon, pid_file);
 		setenv("PASTA_TS_NS_CONFIGURED", "1", 1);
 	}
 	execvp(argv[i], argv + i);

@@ -1,5 +1,6 @@
 /*
- * netconf: the namespace set-up of a plain `pasta --config-net` attach, in C.
+ * netconf: the namespace set-up of a plain `pasta --config-net` attach (and of
+ * slirp4netns -c), in C.
  *
  * Podman waits for its helper's foreground process before it starts the
  * container, and Node alone takes 30 ms to start here, pasta-ts's whole
@@ -8,8 +9,11 @@
  * configures the namespace itself, says "ready", and only then becomes Node,
  * which finds the namespace configured and skips that step.
  *
+ * slirp4netns's argv gives the plan in full (nc_plan_fixed: -a, -n, -g, -m
+ * and -I as src/cli/slirp4netns.ts translates it); only configuring is done.
+ *
  * What is done here must be what src/netplan.ts, src/ns/hostconf.ts and
- * src/ns/configure.ts do for that argv; test/integration/quick.test.ts
+ * src/ns/configure.ts do for those argvs; test/integration/quick.test.ts
  * compares the two on a host with several addresses and routes. Anything
  * this copy does not cover (a plan error, too many routes) returns -1, and
  * Node does all of it as before.
@@ -25,6 +29,7 @@
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -267,6 +272,51 @@ int nc_plan_host(struct nc_plan *p, char *why, size_t whylen)
 	if (!if_indextoname((unsigned int)(t4 ? t4 : t6), p->ifname))
 		return fail(why, whylen, "the host's interface went away");
 	p->mtu = DEFAULT_MTU;
+	return 0;
+}
+
+/* "A/LEN" into addr and *prefix; 0 on success */
+static int addr_len(int af, const char *s, unsigned char *addr, int *prefix)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	long n;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	n = strtol(slash + 1, &end, 10);
+	if (*end || end == slash + 1 || n < 1 || n > (af == AF_INET ? 32 : 128))
+		return -1;
+	*prefix = (int)n;
+	return inet_pton(af, buf, addr) == 1 ? 0 : -1;
+}
+
+int nc_plan_fixed(struct nc_plan *p, const char *addr4, const char *gw4, const char *addr6, const char *gw6,
+		  const char *mtu, const char *ifname, char *why, size_t whylen)
+{
+	char *end;
+	long m;
+
+	memset(p, 0, sizeof(*p));
+	if (addr_len(AF_INET, addr4, p->v4.addr, &p->v4.prefix) || !gw4 || inet_pton(AF_INET, gw4, p->v4.gw) != 1)
+		return fail(why, whylen, "bad IPv4 plan");
+	p->v4.af = AF_INET;
+	if (addr6 || gw6) {
+		if (addr_len(AF_INET6, addr6, p->v6.addr, &p->v6.prefix) || !gw6 || inet_pton(AF_INET6, gw6, p->v6.gw) != 1)
+			return fail(why, whylen, "bad IPv6 plan");
+		p->v6.af = AF_INET6;
+	}
+	m = mtu ? strtol(mtu, &end, 10) : 0;
+	if (!mtu || *end || m < 68 || m > DEFAULT_MTU)
+		return fail(why, whylen, "bad MTU");
+	p->mtu = (unsigned int)m;
+	if (!ifname || !*ifname || strlen(ifname) >= sizeof(p->ifname))
+		return fail(why, whylen, "bad interface name");
+	strcpy(p->ifname, ifname);
 	return 0;
 }
 

@@ -46,6 +46,14 @@ struct nc_plan {
 int nc_plan_host(struct nc_plan *p, char *why, size_t whylen);
 
 /*
+ * A plan given in full (slirp4netns's): "A/LEN" and gateway for IPv4, the
+ * same for IPv6 or NULL, MTU and interface name. -1 with why if a value
+ * is not one.
+ */
+int nc_plan_fixed(struct nc_plan *p, const char *addr4, const char *gw4, const char *addr6, const char *gw6,
+		  const char *mtu, const char *ifname, char *why, size_t whylen);
+
+/*
  * Configures the namespace over nl, a NETLINK_ROUTE socket in it: loopback
  * up; the tap (ifindex) named, MTU and transmit queue set, up, the plan's
  * addresses and routes. Returns 0, or -1 with the failed step in why.

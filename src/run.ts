@@ -127,7 +127,7 @@ export async function stage2(cfg: Config, prog: string, fds: number[], configure
   });
   t.log.debug(`namespace interface ${plan.nsIfname} (index ${ifindex}), MTU ${plan.mtu}`);
   if (cfg.targetPid !== undefined || cfg.netns !== undefined) {
-    await attached(cfg, t);
+    await attached(cfg, t, configured);
     return;
   }
   runCommand(cfg, t.log, netnsFd, t.shutdown);
@@ -275,9 +275,9 @@ function ready(cfg: Config, log: Logger): void {
 }
 
 /** Attach mode: report readiness, then run until the namespace goes away or SIGTERM. */
-async function attached(cfg: Config, t: Translation): Promise<void> {
+async function attached(cfg: Config, t: Translation, readySaid = false): Promise<void> {
   const { log, shutdown } = t;
-  if (cfg.slirp) await slirpExtras(cfg.slirp, t);
+  if (cfg.slirp) await slirpExtras(cfg.slirp, t, readySaid);
   // Set-up is over: nothing from here on needs a privilege.
   const rc = dropCapabilities(true);
   if (rc < 0) log.warn(`could not drop capabilities: errno ${-rc}`);
@@ -307,7 +307,8 @@ async function attached(cfg: Config, t: Translation): Promise<void> {
 }
 
 /** slirp4netns's API socket, ready descriptor and exit descriptor. */
-async function slirpExtras(slirp: SlirpExtras, t: Translation): Promise<void> {
+/** readySaid: the launcher has written the ready descriptor's "1" already (the quick start). */
+async function slirpExtras(slirp: SlirpExtras, t: Translation, readySaid: boolean): Promise<void> {
   if (slirp.apiSocket) {
     const api = new SlirpApi(t.forwarder, t.ctx.plan.v4 ? format4(t.ctx.plan.v4.addr) : '');
     await api.listen(slirp.apiSocket);
@@ -324,7 +325,7 @@ async function slirpExtras(slirp: SlirpExtras, t: Translation): Promise<void> {
     exitPipe.on('error', () => t.shutdown(0));
   }
   if (slirp.readyFd !== undefined) {
-    fs.writeSync(slirp.readyFd, '1');
+    if (!readySaid) fs.writeSync(slirp.readyFd, '1');
     fs.closeSync(slirp.readyFd);
   }
 }

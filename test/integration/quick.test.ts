@@ -1,11 +1,13 @@
-// Issue 5: the quick start. For Podman's plain argv the front has the
+// Issue 5: the quick start. For Podman's plain argv (Podman 5's pasta and
+// Podman 4's slirp4netns) the front has the
 // launcher configure the namespace in C (native-shims/netconf.c) and report
 // ready before Node starts; everything else goes to Node as before. The two
 // must leave the namespace configured the same way, on a host with more than
 // one address, route and default route, and the quick one must really be
 // configured before Node runs (a wrapper around node looks when it starts).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dump, exitStatus, fakeHost, requirements, tagged, taggedLines, type FakeHostResult } from './harness.js';
+import { join } from 'node:path';
+import { FRONT, dump, exitStatus, fakeHost, requirements, tagged, taggedLines, type FakeHostResult } from './harness.js';
 
 const req = requirements();
 const ours = !process.env.PASTA_TS_BIN?.trim();
@@ -34,6 +36,31 @@ const round = (name: string, env: string, args = PODMAN_ARGS) => `
       for i in $(seq 1 30); do kill -0 $P 2>/dev/null || break; sleep 0.1; done
       kill -0 $P 2>/dev/null && echo "@@ ${name}-gone fail" || echo "@@ ${name}-gone ok"`;
 
+// NAME ENV: slirp4netns as Podman 4.3.1 runs it (-e exit and -r ready
+// descriptors, --netns-type=path); the same records, data, and the exit once
+// the exit descriptor closes
+const slirpRound = (name: string, env: string) => `
+      ip netns add ${name}
+      export WRAP_NETNS=${name}
+      rm -f "$T/${name}.ready"
+      (while [ ! -e "$T/${name}.stop" ]; do sleep 0.1; done) | env ${env} "$SLIRP_FRONT" --disable-host-loopback --mtu=65520 --enable-sandbox --enable-seccomp --enable-ipv6 -c -e 0 -r 5 --netns-type=path /run/netns/${name} tap0 5>"$T/${name}.ready" &
+      SP=$!
+      i=0; while [ ! -s "$T/${name}.ready" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+      echo "@@ ${name}-ready $(cat "$T/${name}.ready")"
+      for i in $(seq 1 50); do [ -e "$T/at-node.${name}" ] && break; sleep 0.1; done
+      tag ${name}-at-node <"$T/at-node.${name}"
+      ip netns exec ${name} sh -c '
+        ip -o addr show | grep -v "inet6 fe80" | awk "{print \\$2, \\$3, \\$4}"
+        ip -o link show | sed "s,link/ether [^ ]*,,"
+        ip route show table all | grep -v fe80
+        ip -6 route show table all | grep -v fe80' >"$T/${name}.conf"
+      tag ${name}-conf <"$T/${name}.conf"
+      ip netns exec ${name} "$NODE" "$FIX/net.mjs" client-send --label ${name}-up --tcp 203.0.113.5:9000 --bytes 2097152 --timeout 20000
+      touch "$T/${name}.stop"
+      wait $SP
+      echo "@@ ${name}-exited rc=$?"
+      ip netns del ${name}`;
+
 describe.skipIf(req.skip || !ours)('quick start of a Podman attach', () => {
   let r: FakeHostResult;
   beforeAll(async () => {
@@ -61,8 +88,10 @@ describe.skipIf(req.skip || !ours)('quick start of a Podman attach', () => {
       # ports to bind before "ready": Node does it all
       ${round('ports', 'PASTA_TS_NODE=$T/node-wrap', PODMAN_ARGS.replace('-t none', '-t 18080-18080:80-80'))}
       result quick-bad $HELPER ${PODMAN_ARGS} --netns /run/netns/nonexistent
+      ${slirpRound('squick', 'PASTA_TS_NODE=$T/node-wrap')}
+      ${slirpRound('sslow', 'PASTA_TS_NODE=$T/node-wrap PASTA_TS_QUICK=0')}
       true`,
-      { timeoutMs: 90_000, helperAsRoot: true },
+      { timeoutMs: 90_000, helperAsRoot: true, env: { SLIRP_FRONT: join(FRONT, '../slirp4netns-ts') } },
     );
   }, 100_000);
 
@@ -108,5 +137,22 @@ describe.skipIf(req.skip || !ours)('quick start of a Podman attach', () => {
   it('a namespace it cannot join: exit non-zero with the reason', () => {
     expect(exitStatus(r.stdout, 'quick-bad'), dump(r)).not.toBe(0);
     expect(taggedLines(r.stdout, 'quick-bad-err').join('\n'), dump(r)).toMatch(/nonexistent/);
+  });
+
+  it('slirp4netns: "1" on the ready descriptor with the namespace configured before Node has started', () => {
+    expect(tagged(r.stdout, 'squick-ready')?.status, dump(r)).toBe('1');
+    expect(tagged(r.stdout, 'sslow-ready')?.status, dump(r)).toBe('1');
+    expect(taggedLines(r.stdout, 'squick-at-node').join('\n'), dump(r)).toMatch(/tap0 .*10\.0\.2\.100\/24/);
+    expect(taggedLines(r.stdout, 'sslow-at-node').join('\n'), dump(r)).not.toMatch(/10\.0\.2\.100/);
+  });
+
+  it('slirp4netns: the same configuration both ways, data moved, and exit 0 once the exit descriptor closes', () => {
+    expect(conf('squick'), dump(r)).toMatch(/tap0 inet6 fd00::100\/64/);
+    expect(conf('squick'), dump(r)).toMatch(/tap0: .*mtu 65520 /);
+    expect(conf('squick'), dump(r)).toBe(conf('sslow'));
+    for (const name of ['squick', 'sslow']) {
+      expect(tagged(r.stdout, `${name}-up`)?.status, dump(r)).toBe('ok');
+      expect(exitStatus(r.stdout, `${name}-exited`), dump(r)).toBe(0);
+    }
   });
 });
