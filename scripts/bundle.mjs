@@ -8,11 +8,13 @@
 // (../../native-shims/build) still resolve. Built by `npm run build`, `npm test`
 // and `npm ci` (prepare).
 import { build } from 'esbuild';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+// chunk names carry a hash: without this, every build would leave its old ones
+rmSync(join(repo, 'dist/bundle'), { recursive: true, force: true });
 await build({
   entryPoints: [join(repo, 'dist/main.js')],
   outdir: join(repo, 'dist/bundle'),

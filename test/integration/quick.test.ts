@@ -13,14 +13,10 @@ const req = requirements();
 const ours = !process.env.PASTA_TS_BIN?.trim();
 const PODMAN_ARGS = '--config-net --dns-forward 169.254.1.1 -t none -u none -T none -U none --no-map-gw --quiet';
 
-// NAME ENV: attach as Podman 5 does, record what the namespace looks like
-// (without link-local addresses and MACs, which are random), move data, and
-// remove the namespace
-const round = (name: string, env: string, args = PODMAN_ARGS) => `
-      ip netns add ${name}
-      export WRAP_NETNS=${name}
-      result ${name}-start env ${env} $HELPER ${args} --netns /run/netns/${name} --map-guest-addr 169.254.1.2 -P "$T/${name}.pid"
-      # the quick front returns before Node (the wrapper) has started
+// What the node wrapper saw when Node started (the quick front returns
+// before that), and what the namespace looks like now (without link-local
+// addresses and MACs, which are random).
+const inspect = (name: string) => `
       for i in $(seq 1 50); do [ -e "$T/at-node.${name}" ] && break; sleep 0.1; done
       tag ${name}-at-node <"$T/at-node.${name}"
       ip netns exec ${name} sh -c '
@@ -28,10 +24,22 @@ const round = (name: string, env: string, args = PODMAN_ARGS) => `
         ip -o link show | sed "s,link/ether [^ ]*,,"
         ip route show table all | grep -v fe80
         ip -6 route show table all | grep -v fe80' >"$T/${name}.conf"
-      tag ${name}-conf <"$T/${name}.conf"
+      tag ${name}-conf <"$T/${name}.conf"`;
+
+/** a checksummed upload from the namespace to the sink "outside" */
+const upload = (name: string) =>
+  `ip netns exec ${name} "$NODE" "$FIX/net.mjs" client-send --label ${name}-up --tcp 203.0.113.5:9000 --bytes 2097152 --timeout 20000`;
+
+// NAME ENV: attach as Podman 5 does, inspect, move data, and remove the
+// namespace
+const round = (name: string, env: string, args = PODMAN_ARGS) => `
+      ip netns add ${name}
+      export WRAP_NETNS=${name}
+      result ${name}-start env ${env} $HELPER ${args} --netns /run/netns/${name} --map-guest-addr 169.254.1.2 -P "$T/${name}.pid"
+${inspect(name)}
       P=$(cat "$T/${name}.pid")
       echo "@@ ${name}-session $(ps -o sid= -p $P | tr -d ' ') pid=$P"
-      ip netns exec ${name} "$NODE" "$FIX/net.mjs" client-send --label ${name}-up --tcp 203.0.113.5:9000 --bytes 2097152 --timeout 20000
+      ${upload(name)}
       ip netns del ${name}
       for i in $(seq 1 30); do kill -0 $P 2>/dev/null || break; sleep 0.1; done
       kill -0 $P 2>/dev/null && echo "@@ ${name}-gone fail" || echo "@@ ${name}-gone ok"`;
@@ -47,15 +55,8 @@ const slirpRound = (name: string, env: string) => `
       SP=$!
       i=0; while [ ! -s "$T/${name}.ready" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
       echo "@@ ${name}-ready $(cat "$T/${name}.ready")"
-      for i in $(seq 1 50); do [ -e "$T/at-node.${name}" ] && break; sleep 0.1; done
-      tag ${name}-at-node <"$T/at-node.${name}"
-      ip netns exec ${name} sh -c '
-        ip -o addr show | grep -v "inet6 fe80" | awk "{print \\$2, \\$3, \\$4}"
-        ip -o link show | sed "s,link/ether [^ ]*,,"
-        ip route show table all | grep -v fe80
-        ip -6 route show table all | grep -v fe80' >"$T/${name}.conf"
-      tag ${name}-conf <"$T/${name}.conf"
-      ip netns exec ${name} "$NODE" "$FIX/net.mjs" client-send --label ${name}-up --tcp 203.0.113.5:9000 --bytes 2097152 --timeout 20000
+${inspect(name)}
+      ${upload(name)}
       touch "$T/${name}.stop"
       wait $SP
       echo "@@ ${name}-exited rc=$?"
