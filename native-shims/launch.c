@@ -17,8 +17,8 @@
  *   pasta-ts-launch ns --netns PATH --tap NAME PLAN --ready-fd N [--daemon]
  *                   [--pid-file FILE] -- PROGRAM [ARG]...
  *       The quick start (front.c): also configures the namespace
- *       (netconf.c), writes "1" to fd N ("ready") and then runs PROGRAM with
- *       PASTA_TS_NS_CONFIGURED=1. PLAN is --configure-net (the host's
+ *       (netconf.c), drops all capabilities, writes "1" to fd N ("ready")
+ *       and then runs PROGRAM with PASTA_TS_NS_CONFIGURED=1. PLAN is --configure-net (the host's
  *       addresses and routes, as pasta --config-net), or a fixed one:
  *       --address4 A/LEN --gateway4 G [--address6 A/LEN --gateway6 G]
  *       --mtu N --ifname NAME (slirp4netns's). --daemon: before "ready", let
@@ -363,6 +363,27 @@ static void announce_ready(int fd, int daemon, const char *pid_file)
 		setsid();
 }
 
+/*
+ * The quick start's Node needs no privilege: the namespace is configured and
+ * its descriptors are open. Dropped here, before Node's threads exist, they
+ * are gone from every thread, and the empty bounding set keeps execve from
+ * giving root (in the caller's user namespace) all of them back.
+ */
+static void drop_all_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); /* EPERM without CAP_SETPCAP: then exec gives none anyway */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		die("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d))
+		die("capset: %s", strerror(errno));
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: pasta-ts-launch ns|enter ... -- PROGRAM [ARG]...\n");
@@ -503,6 +524,7 @@ static int cmd_ns(int argc, char **argv)
 		 want_agent ? av[0] : -1, want_agent ? (int)pid : -1);
 	setenv("PASTA_TS_NS_FDS", env, 1);
 	if (configure) {
+		drop_all_caps();
 		announce_ready(ready_fd, daemon, pid_file);
 		setenv("PASTA_TS_NS_CONFIGURED", "1", 1);
 	}

@@ -13,12 +13,16 @@ const req = requirements();
 const ours = !process.env.PASTA_TS_BIN?.trim();
 const PODMAN_ARGS = '--config-net --dns-forward 169.254.1.1 -t none -u none -T none -U none --no-map-gw --quiet';
 
-// What the node wrapper saw when Node started (the quick front returns
-// before that), and what the namespace looks like now (without link-local
-// addresses and MACs, which are random).
+// The node wrapper stops Node before it starts (the quick front has returned
+// by then, the usual one has not): look at the namespace then, and let it go.
+const atNode = (name: string) => `
+      for i in $(seq 1 100); do [ -e "$T/node-start.${name}" ] && break; sleep 0.05; done
+      ip -n ${name} -br -4 addr show | tag ${name}-at-node
+      touch "$T/go.${name}"`;
+
+// What the namespace looks like (without link-local addresses and MACs,
+// which are random).
 const inspect = (name: string) => `
-      for i in $(seq 1 50); do [ -e "$T/at-node.${name}" ] && break; sleep 0.1; done
-      tag ${name}-at-node <"$T/at-node.${name}"
       ip netns exec ${name} sh -c '
         ip -o addr show | grep -v "inet6 fe80" | awk "{print \\$2, \\$3, \\$4}"
         ip -o link show | sed "s,link/ether [^ ]*,,"
@@ -35,11 +39,14 @@ const upload = (name: string) =>
 const round = (name: string, env: string, args = PODMAN_ARGS) => `
       ip netns add ${name}
       export WRAP_NETNS=${name}
-      result ${name}-start env ${env} $HELPER ${args} --netns /run/netns/${name} --map-guest-addr 169.254.1.2 -P "$T/${name}.pid"
+      result ${name}-start env ${env} $HELPER ${args} --netns /run/netns/${name} --map-guest-addr 169.254.1.2 -P "$T/${name}.pid" &
+${atNode(name)}
+      wait $!
 ${inspect(name)}
       P=$(cat "$T/${name}.pid")
       echo "@@ ${name}-session $(ps -o sid= -p $P | tr -d ' ') pid=$P"
       ${upload(name)}
+      grep -h -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/$P/task/*/status | sort -u | tag ${name}-caps
       ip netns del ${name}
       for i in $(seq 1 30); do kill -0 $P 2>/dev/null || break; sleep 0.1; done
       kill -0 $P 2>/dev/null && echo "@@ ${name}-gone fail" || echo "@@ ${name}-gone ok"`;
@@ -53,6 +60,7 @@ const slirpRound = (name: string, env: string) => `
       rm -f "$T/${name}.ready"
       (while [ ! -e "$T/${name}.stop" ]; do sleep 0.1; done) | env ${env} "$SLIRP_FRONT" --disable-host-loopback --mtu=65520 --enable-sandbox --enable-seccomp --enable-ipv6 -c -e 0 -r 5 --netns-type=path /run/netns/${name} tap0 5>"$T/${name}.ready" &
       SP=$!
+${atNode(name)}
       i=0; while [ ! -s "$T/${name}.ready" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
       echo "@@ ${name}-ready $(cat "$T/${name}.ready")"
 ${inspect(name)}
@@ -81,7 +89,7 @@ describe.skipIf(req.skip || !ours)('quick start of a Podman attach', () => {
       ip link set v0 up; ip link set v1 up
       ip route add default via 172.16.5.1 dev v0 metric 900
       ip -6 route add default via fd05::1 dev v0 metric 2000
-      printf '#!/bin/sh\\nip -n "$WRAP_NETNS" -br -4 addr show >"$T/.at-node" 2>&1; mv "$T/.at-node" "$T/at-node.$WRAP_NETNS"\\nexec "$NODE" "$@"\\n' >"$T/node-wrap"
+      printf '#!/bin/sh\\ntouch "$T/node-start.$WRAP_NETNS"\\nwhile [ ! -e "$T/go.$WRAP_NETNS" ]; do sleep 0.05; done\\nexec "$NODE" "$@"\\n' >"$T/node-wrap"
       chmod 755 "$T/node-wrap"
       mkdir -p /run/netns
       ${round('quick', 'PASTA_TS_NODE=$T/node-wrap')}
@@ -98,11 +106,14 @@ describe.skipIf(req.skip || !ours)('quick start of a Podman attach', () => {
 
   const conf = (name: string): string => taggedLines(r.stdout, `${name}-conf`).join('\n');
 
-  it('returns 0 with the namespace configured before Node has started', () => {
+  it('returns 0 with the namespace configured before Node has started, and Node holds no privilege', () => {
     expect(exitStatus(r.stdout, 'quick-start'), dump(r)).toBe(0);
     expect(conf('quick'), dump(r)).toMatch(/eth0 inet 192\.0\.2\.2\/24/);
     expect(taggedLines(r.stdout, 'quick-at-node').join('\n'), dump(r)).toMatch(/192\.0\.2\.2\/24/);
     // the PID file names the daemon, which has a session of its own
+    // no privilege left in any of Node's threads: the launcher dropped them all before Node started
+    expect(taggedLines(r.stdout, 'quick-caps').join('\n'), dump(r)).toBe(
+      'CapBnd:\t0000000000000000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1');
     const s = tagged(r.stdout, 'quick-session');
     expect(s?.fields.pid, dump(r)).toMatch(/^[0-9]+$/);
     expect(s?.status, dump(r)).toBe(s?.fields.pid);
