@@ -340,10 +340,12 @@ int main(int argc, char **argv)
 		return 0;
 
 	snprintf(launcher, sizeof(launcher), "%s/native-shims/build/pasta-ts-launch", self);
+	/* before the pipe, whose descriptors must not pass for the caller's (-r);
+	 * fdenv is filled in below */
+	quick = quick_args(argc, argv, &q, fdenv);
 	if (pipe2(p, O_CLOEXEC))
 		die("pipe");
 	snprintf(fdenv, sizeof(fdenv), "%d", p[1]);
-	quick = quick_args(argc, argv, &q, fdenv);
 
 	nargv = calloc((size_t)argc + 40, sizeof(*nargv));
 	if (!nargv)

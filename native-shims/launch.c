@@ -18,8 +18,9 @@
  *                   [--pid-file FILE] -- PROGRAM [ARG]...
  *       The quick start (front.c): also configures the namespace
  *       (netconf.c), drops all capabilities, writes "1" to fd N ("ready")
- *       and then runs PROGRAM with PASTA_TS_NS_CONFIGURED=1. PLAN is --configure-net (the host's
- *       addresses and routes, as pasta --config-net), or a fixed one:
+ *       and then runs PROGRAM with PASTA_TS_NS_CONFIGURED=1. PLAN is
+ *       --configure-net (the host's addresses and routes, as pasta
+ *       --config-net), or a fixed one:
  *       --address4 A/LEN --gateway4 G [--address6 A/LEN --gateway6 G]
  *       --mtu N --ifname NAME (slirp4netns's). --daemon: before "ready", let
  *       go of stdin, stdout and stderr, write FILE and start a session. If

@@ -79,23 +79,19 @@ static void parse_attrs(struct rtattr **tb, int max, struct rtattr *rta, int len
 
 typedef void (*dump_fn)(struct nlmsghdr *h, void *ctx);
 
-/* Sends a dump request with a zeroed fixed part of len bytes (family first) and hands each reply to fn. */
-static int dump(int nl, int type, int family, size_t fixed, dump_fn fn, void *ctx)
+/*
+ * Sends msg and reads the replies to it until NLMSG_DONE (a dump's end) or
+ * an NLMSG_ERROR (a request's acknowledgement, or an error); a dump's other
+ * messages go to fn. 0 or -errno.
+ */
+static int transact(int nl, struct nlmsghdr *msg, dump_fn fn, void *ctx)
 {
 	static char buf[NC_BUF];
-	struct {
-		struct nlmsghdr h;
-		unsigned char body[16];
-	} req;
+	int dump = (msg->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
 	unsigned int seq = nc_seq++;
 
-	memset(&req, 0, sizeof(req));
-	req.h.nlmsg_len = NLMSG_LENGTH(fixed);
-	req.h.nlmsg_type = (unsigned short)type;
-	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.h.nlmsg_seq = seq;
-	req.body[0] = (unsigned char)family;
-	if (send(nl, &req, req.h.nlmsg_len, 0) < 0)
+	msg->nlmsg_seq = seq;
+	if (send(nl, msg, msg->nlmsg_len, 0) < 0)
 		return -errno;
 	for (;;) {
 		ssize_t n = recv(nl, buf, sizeof(buf), MSG_TRUNC);
@@ -116,13 +112,29 @@ static int dump(int nl, int type, int family, size_t fixed, dump_fn fn, void *ct
 				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				struct nlmsgerr *e = NLMSG_DATA(h);
-				if (e->error)
+				if (e->error || !dump)
 					return e->error;
-				continue;
+			} else if (dump) {
+				fn(h, ctx);
 			}
-			fn(h, ctx);
 		}
 	}
+}
+
+/* A dump request with a zeroed fixed part of len bytes (family first); each reply goes to fn. */
+static int dump(int nl, int type, int family, size_t fixed, dump_fn fn, void *ctx)
+{
+	struct {
+		struct nlmsghdr h;
+		unsigned char body[16];
+	} req;
+
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = NLMSG_LENGTH(fixed);
+	req.h.nlmsg_type = (unsigned short)type;
+	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.body[0] = (unsigned char)family;
+	return transact(nl, &req.h, fn, ctx);
 }
 
 static void on_route(struct nlmsghdr *h, void *ctx)
@@ -353,27 +365,7 @@ static void req_u32(struct req *r, int type, unsigned int v)
 /* Sends the request and waits for its acknowledgement: 0 or -errno. */
 static int request(int nl, struct req *r)
 {
-	char buf[4096];
-	unsigned int seq = nc_seq++;
-
-	r->h.nlmsg_seq = seq;
-	if (send(nl, &r->h, r->h.nlmsg_len, 0) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = recv(nl, buf, sizeof(buf), 0);
-		struct nlmsghdr *h;
-		int len;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		len = (int)n;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_seq == seq && h->nlmsg_type == NLMSG_ERROR)
-				return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-		}
-	}
+	return transact(nl, &r->h, NULL, NULL);
 }
 
 /* RTM_NEWLINK for ifindex, setting the flags given (IFF_UP) and no others */

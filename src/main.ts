@@ -17,14 +17,13 @@
 //
 // This file and src/cli/ are the only places that read argv and the
 // environment.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliResult } from './cli/index.js';
 import { type Config, needsNsSockets } from './config.js';
 import { LAUNCHER } from './ns/native.js';
-import { ENV_READY, fail } from './stage.js';
+import { ENV_READY, fail, spawn } from './stage.js';
 
 const ENV_FDS = 'PASTA_TS_NS_FDS';
 const ENV_CONFIG = 'PASTA_TS_CONFIG';

@@ -1,7 +1,6 @@
 // Stage 2 and passt mode: everything that runs once the namespaces exist.
 // Loaded by main.ts only when needed, so that the first stage (parse options,
 // exec the launcher) starts fast.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -28,7 +27,7 @@ import { format4 } from './wire/ip.js';
 import { Netlink, NetlinkError } from './ns/netlink.js';
 import { NsAgent } from './ns/nsagent.js';
 import { LAUNCHER, dropCapabilities, dup2, netlinkSocket, setsid } from './ns/sys.js';
-import { ENV_READY, fail } from './stage.js';
+import { ENV_READY, fail, spawn } from './stage.js';
 
 /** Runs a stage, turning configuration errors into a message and exit status 1. */
 export function guarded(prog: string, run: () => Promise<void>): void {
