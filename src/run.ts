@@ -305,8 +305,10 @@ async function attached(cfg: Config, t: Translation, readySaid = false): Promise
   }
 }
 
-/** slirp4netns's API socket, ready descriptor and exit descriptor. */
-/** readySaid: the launcher has written the ready descriptor's "1" already (the quick start). */
+/**
+ * slirp4netns's API socket, ready descriptor and exit descriptor. readySaid:
+ * the launcher has written the ready descriptor's "1" already (the quick start).
+ */
 async function slirpExtras(slirp: SlirpExtras, t: Translation, readySaid: boolean): Promise<void> {
   if (slirp.apiSocket) {
     const api = new SlirpApi(t.forwarder, t.ctx.plan.v4 ? format4(t.ctx.plan.v4.addr) : '');
