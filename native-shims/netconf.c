@@ -87,7 +87,7 @@ typedef void (*dump_fn)(struct nlmsghdr *h, void *ctx);
 static int transact(int nl, struct nlmsghdr *msg, dump_fn fn, void *ctx)
 {
 	static char buf[NC_BUF];
-	int dump = (msg->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+	int is_dump = (msg->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
 	unsigned int seq = nc_seq++;
 
 	msg->nlmsg_seq = seq;
@@ -112,9 +112,9 @@ static int transact(int nl, struct nlmsghdr *msg, dump_fn fn, void *ctx)
 				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				struct nlmsgerr *e = NLMSG_DATA(h);
-				if (e->error || !dump)
+				if (e->error || !is_dump)
 					return e->error;
-			} else if (dump) {
+			} else if (is_dump) {
 				fn(h, ctx);
 			}
 		}

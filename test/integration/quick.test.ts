@@ -1,10 +1,10 @@
 // Issue 5: the quick start. For Podman's plain argv (Podman 5's pasta and
-// Podman 4's slirp4netns) the front has the
-// launcher configure the namespace in C (native-shims/netconf.c) and report
-// ready before Node starts; everything else goes to Node as before. The two
-// must leave the namespace configured the same way, on a host with more than
-// one address, route and default route, and the quick one must really be
-// configured before Node runs (a wrapper around node looks when it starts).
+// Podman 4's slirp4netns) the front has the launcher configure the namespace
+// in C (native-shims/netconf.c) and report ready before Node starts;
+// everything else goes to Node as before. The two must leave the namespace
+// configured the same way, on a host with more than one address, route and
+// default route, and the quick one must really be configured before Node
+// runs (a wrapper around node holds it until the test has looked).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { FRONT, dump, exitStatus, fakeHost, requirements, tagged, taggedLines, type FakeHostResult } from './harness.js';
