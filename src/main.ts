@@ -93,13 +93,11 @@ function proceed(cfg: Config, prog: string, progPath: string, argv: string[]): v
   if (fds) {
     delete process.env[ENV_FDS];
     // The quick start (native-shims/front.c): the launcher has configured the
-    // namespace and said ready. As the daemon we still write to the front
-    // (gone by now) and let go of the caller; in the foreground (slirp4netns)
-    // the front waits for our exit.
+    // namespace, dropped privileges, let go of the caller and said ready.
+    // The front has gone (a daemon) or waits for our exit (slirp4netns).
     const configured = process.env[ENV_NS_CONFIGURED] === '1';
     delete process.env[ENV_NS_CONFIGURED];
-    if (configured && daemon && frontFd !== undefined) process.env[ENV_READY] = String(frontFd);
-    else if (configured) closeFront();
+    if (configured) closeFront();
     void import('./run.js').then((run) =>
       run.guarded(prog, () => run.stage2(cfg, prog, fds.split(',').map(Number), configured)));
   } else if (daemon && !process.env[ENV_READY] && frontFd === undefined) {

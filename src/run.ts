@@ -103,15 +103,19 @@ async function startTranslation(cfg: Config, prog: string, link: GuestLink, conf
   };
 }
 
-/** configured: the launcher has configured the namespace already, to this plan (native-shims/netconf.c). */
+/**
+ * configured: the launcher has done the set-up the quick start moves before
+ * Node (native-shims/launch.c): configured the namespace to this plan,
+ * dropped every privilege, let go of the caller and said ready.
+ */
 export async function stage2(cfg: Config, prog: string, fds: number[], configured = false): Promise<void> {
   const [tapFd, netnsFd, nlFd, ifindex, agentFd, agentPid] = fds;
   // -T/-U and "auto" need sockets inside the namespace: the launcher's agent makes them
   const f = cfg.forwards;
   const nsAgent = agentFd >= 0 ? new NsAgent(agentFd, agentPid) : undefined;
-  const t = await startTranslation(cfg, prog, new TapLink(tapFd, true), (plan) => {
-    if (!configured) configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet);
-  });
+  const t = await startTranslation(cfg, prog, new TapLink(tapFd, true), configured
+    ? undefined
+    : (plan) => configureNamespace(new Netlink(nlFd), ifindex, plan, cfg.configNet));
   const plan = t.ctx.plan;
   const nsForwarder = nsAgent ? new NsForwarder(nsAgent, t.log, !!plan.v4, !!plan.v6) : undefined;
   await nsForwarder?.start(f.tcpOut, f.udpOut);
@@ -273,14 +277,19 @@ function ready(cfg: Config, log: Logger): void {
   setsid();
 }
 
-/** Attach mode: report readiness, then run until the namespace goes away or SIGTERM. */
+/**
+ * Attach mode: report readiness (unless the launcher has: readySaid), then
+ * run until the namespace goes away or SIGTERM.
+ */
 async function attached(cfg: Config, t: Translation, readySaid = false): Promise<void> {
   const { log, shutdown } = t;
   if (cfg.slirp) await slirpExtras(cfg.slirp, t, readySaid);
-  // Set-up is over: nothing from here on needs a privilege.
-  const rc = dropCapabilities(true);
-  if (rc < 0) log.warn(`could not drop capabilities: errno ${-rc}`);
-  ready(cfg, log);
+  if (!readySaid) {
+    // Set-up is over: nothing from here on needs a privilege.
+    const rc = dropCapabilities(true);
+    if (rc < 0) log.warn(`could not drop capabilities: errno ${-rc}`);
+    ready(cfg, log);
+  }
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));
   if (cfg.noNetnsQuit) return;
