@@ -135,7 +135,10 @@ static void spin_mark(struct shared *sh) {
     return;
   }
   if (gap > sh->max_ns) sh->window = sh->window / 2 < SPIN_START_NS ? 0 : sh->window / 2;
-  else if (gap > sh->window) sh->window = sh->window ? (sh->window * 2 < sh->max_ns ? sh->window * 2 : sh->max_ns) : (SPIN_START_NS < sh->max_ns ? SPIN_START_NS : sh->max_ns);
+  else if (gap > sh->window) {
+    uint64_t w = sh->window ? sh->window * 2 : SPIN_START_NS;
+    sh->window = w < sh->max_ns ? w : sh->max_ns;
+  }
   if (sh->window && !uv_is_active((uv_handle_t *)&sh->idle)) uv_idle_start(&sh->idle, on_idle);
 }
 

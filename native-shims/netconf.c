@@ -62,11 +62,6 @@ struct host_routes {
 	int overflow;
 };
 
-static struct rtattr *attr_of(struct rtattr **tb, int type)
-{
-	return type <= RTA_MAX ? tb[type] : NULL;
-}
-
 static void parse_attrs(struct rtattr **tb, int max, struct rtattr *rta, int len)
 {
 	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
@@ -149,7 +144,7 @@ static void on_route(struct nlmsghdr *h, void *ctx)
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
 		return;
 	parse_attrs(tb, RTA_MAX, RTM_RTA(rt), (int)RTM_PAYLOAD(h));
-	a = attr_of(tb, RTA_TABLE);
+	a = tb[RTA_TABLE];
 	table = a && RTA_PAYLOAD(a) >= 4 ? *(unsigned int *)RTA_DATA(a) : rt->rtm_table;
 	if (table != RT_TABLE_MAIN || rt->rtm_type != RTN_UNICAST)
 		return;
@@ -161,17 +156,17 @@ static void on_route(struct nlmsghdr *h, void *ctx)
 	memset(r, 0, sizeof(*r));
 	r->r.prefix = rt->rtm_dst_len;
 	r->proto = rt->rtm_protocol;
-	if ((a = attr_of(tb, RTA_DST)) && RTA_PAYLOAD(a) >= alen)
+	if ((a = tb[RTA_DST]) && RTA_PAYLOAD(a) >= alen)
 		memcpy(r->r.dst, RTA_DATA(a), alen);
-	if ((a = attr_of(tb, RTA_GATEWAY)) && RTA_PAYLOAD(a) >= alen) {
+	if ((a = tb[RTA_GATEWAY]) && RTA_PAYLOAD(a) >= alen) {
 		memcpy(r->r.gw, RTA_DATA(a), alen);
 		r->r.has_gw = 1;
 	}
-	if ((a = attr_of(tb, RTA_PRIORITY)) && RTA_PAYLOAD(a) >= 4) {
+	if ((a = tb[RTA_PRIORITY]) && RTA_PAYLOAD(a) >= 4) {
 		r->r.metric = *(unsigned int *)RTA_DATA(a);
 		r->r.has_metric = 1;
 	}
-	if ((a = attr_of(tb, RTA_OIF)) && RTA_PAYLOAD(a) >= 4)
+	if ((a = tb[RTA_OIF]) && RTA_PAYLOAD(a) >= 4)
 		r->oif = *(int *)RTA_DATA(a);
 }
 
