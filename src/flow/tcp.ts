@@ -37,9 +37,12 @@ const RCV_GUARANTEED = 128 << 10;
  * Bytes read from a host socket and not yet acknowledged by the guest before
  * we stop reading it (the host kernel's window then closes): per connection,
  * and for all connections together. A local guest acknowledges within
- * microseconds, so half a megabyte in flight keeps 10 Gbit/s going.
+ * microseconds, but only once it has read the frames of a whole burst: with
+ * 512 KiB a download paused and resumed every 8 frames and stayed at pasta's
+ * speed (6-8 Gbit/s here); 4 MiB took it to 11-14 Gbit/s (scripts/bench.mjs,
+ * tcp_in_inet and tcp_in_hostlo, 1, 2 and 4 MiB measured side by side).
  */
-const SND_LIMIT = 512 << 10;
+const SND_LIMIT = 4 << 20;
 const SND_LIMIT_ALL = 8 << 20;
 /**
  * The guest's MSS (536 when it announces none), never below 48 as Linux

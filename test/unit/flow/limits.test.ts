@@ -143,7 +143,7 @@ describe('host-side faults end in a RST to the guest, and free what the connecti
     const srv = await server();
     const { g, peer } = await connected(env, srv);
     // the guest does not acknowledge: the translator fills its queue and stops reading
-    peer.sock.write(rng(3).bytes(4 << 20));
+    peer.sock.write(rng(3).bytes(16 << 20));
     await vi.waitFor(() => expect(env.d.tcp.paused.size).toBe(1), { timeout: 3000, interval: 5 });
     peer.sock.resetAndDestroy();
     await tick(50);
@@ -158,7 +158,7 @@ describe('host-side faults end in a RST to the guest, and free what the connecti
         if (f.tcp!.flags & 1) end = f;
       }
     }
-    expect(flagStr(end.tcp!.flags), `after ${g.receivedLen} of ${4 << 20} bytes`).toBe('RA');
+    expect(flagStr(end.tcp!.flags), `after ${g.receivedLen} of ${16 << 20} bytes`).toBe('RA');
   });
 
   it('EPIPE: the host peer closed, the guest keeps sending: RST|ACK to the guest, nothing left buffered', async () => {
