@@ -22,6 +22,8 @@
 //        builds one packet and cuts it up at the device (or the receiving
 //        socket), instead of a route lookup and stack walk per datagram
 //   close(fd)                                 -> 0 or -errno
+//   netlinkSocket(protocol)                   -> fd of a blocking netlink socket (close-on-exec) or -errno:
+//                                                loading ffi-rs for this one socket() was 4 ms of each start
 //   tcpState(fd)                              -> the kernel's TCP state (TCP_INFO) or -errno
 //   poll(fd, mode, buf, off, cap, addr, cb)   -> handle; until stop(handle):
 //        mode 0 (read):  cb(n) for each read() of up to cap bytes into buf[off..]
@@ -71,6 +73,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -304,7 +307,7 @@ static napi_value js_send_to6(napi_env env, napi_callback_info info) {
   return num(env, send_dgrams((int)fd, p, len, seg, (struct sockaddr *)&sin6, sizeof sin6));
 }
 
-/** The one descriptor argument of close() and tcpState(), or -1 (an exception pending). */
+/** The one descriptor argument of close() and tcpState() (netlinkSocket()'s protocol), or -1 (an exception pending). */
 static int arg_fd1(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value a[1];
@@ -320,6 +323,13 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   int fd = arg_fd1(env, info, "close(fd)");
   if (fd < 0) return NULL;
   return num(env, close(fd) < 0 ? -errno : 0);
+}
+
+static napi_value js_netlink_socket(napi_env env, napi_callback_info info) {
+  int proto = arg_fd1(env, info, "netlinkSocket(protocol)");
+  if (proto < 0) return NULL;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
+  return num(env, fd < 0 ? -errno : fd);
 }
 
 static napi_value js_tcp_state(napi_env env, napi_callback_info info) {
@@ -760,7 +770,7 @@ static napi_value init(napi_env env, napi_value exports) {
              {"close", js_close},   {"poll", js_poll},            {"stop", js_stop},        {"tcpState", js_tcp_state},
              {"pollEvents", js_poll_events}, {"tcpConnect4", js_tcp_connect4}, {"tcpConnect6", js_tcp_connect6},
              {"sockError", js_sock_error}, {"shutdownWrite", js_shutdown_write}, {"lingerZero", js_linger_zero},
-             {"timer", js_timer}, {"pollTimer", js_poll_timer}, {"busyPoll", js_busy_poll}};
+             {"timer", js_timer}, {"pollTimer", js_poll_timer}, {"busyPoll", js_busy_poll}, {"netlinkSocket", js_netlink_socket}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

@@ -38,7 +38,8 @@ export function guarded(prog: string, run: () => Promise<void>): void {
 }
 
 function hostNetlink(prog: string): Netlink {
-  const fd = netlinkSocket();
+  const io = fastIo(); // loaded anyway; ffi-rs only for this would cost 4 ms of the start
+  const fd = io ? io.netlinkSocket(0) : netlinkSocket();
   if (fd < 0) fail(prog, 'cannot open a netlink socket');
   return new Netlink(fd);
 }

@@ -38,6 +38,8 @@ export interface FastIo {
   sendTo4(fd: number, buf: Buffer, off: number, len: number, addr: number, port: number, seg?: number): number;
   sendTo6(fd: number, buf: Buffer, off: number, len: number, addr: Buffer, addrOff: number, port: number, seg?: number): number;
   close(fd: number): number;
+  /** a blocking, close-on-exec netlink socket of this protocol (0: NETLINK_ROUTE): fd or -errno */
+  netlinkSocket(protocol: number): number;
   /** the kernel's TCP state of a socket (TCP_INFO's tcpi_state), or -errno */
   tcpState(fd: number): number;
   /**

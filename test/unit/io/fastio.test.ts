@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EV_READABLE, type FastIo, POLL_READ, POLL_RECV4, POLL_RECV6, POLL_STREAM, busyPollTime, fastIo } from '../../../src/io/fastio.js';
 import { parse6 } from '../../../src/wire/ip.js';
+import { readHostConfig } from '../../../src/ns/hostconf.js';
+import { Netlink } from '../../../src/ns/netlink.js';
 
 const io = fastIo() as FastIo;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -203,6 +205,19 @@ describe('fastio', () => {
     c.destroy();
     const [r] = pipe();
     expect(io.tcpState(r)).toBe(-88); // ENOTSOCK
+  });
+
+  it('netlinkSocket() opens a NETLINK_ROUTE socket that reads this namespace\'s links, -errno for no such protocol', () => {
+    const fd = io.netlinkSocket(0);
+    expect(fd).toBeGreaterThan(2);
+    try {
+      const names = [...readHostConfig(new Netlink(fd)).links.values()].map((l) => l.name);
+      expect(names).toContain('lo');
+      expect(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')).toMatch(/flags:\s*0[0-7]*2[0-7]{6}\b/); // O_CLOEXEC
+    } finally {
+      io.close(fd);
+    }
+    expect(io.netlinkSocket(1000)).toBe(-93); // EPROTONOSUPPORT
   });
 
   it('poll, stream mode: writable, then reads; a short read ends its burst (kind 3), full ones end with kind 2', async () => {
