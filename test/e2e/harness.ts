@@ -191,6 +191,8 @@ function wrapper(name: string, cmd: string, logs: string): string {
   return `#!/bin/sh
 # e2e wrapper: logs the argv, then runs the ${name} under test
 echo "$(date +%s%3N) $$ $*" >>${logs}/${name}.argv
+# the distribution's own helper instead, for timings alternated with it (podman.sh step 7)
+[ -n "$E2E_REF_HELPER" ] && exec "$E2E_REF_HELPER" "$@"
 PASTA_TS_E2E_HELPER=1 exec ${cmd} "$@"
 `;
 }

@@ -24,6 +24,10 @@ const DOWN_BYTES = Number(process.env.E2E_DOWN_BYTES ?? 16 * 1024 * 1024);
 const UP_BYTES = Number(process.env.E2E_UP_BYTES ?? 4 * 1024 * 1024);
 /** `podman run` with the helper may take this much longer than with --network=none. */
 const WALL_SLACK_MS = Number(process.env.E2E_WALL_SLACK_MS ?? 1500);
+/** `podman run ... true` timings, each of the helper, the distribution's helper and --network=none */
+const WALL_RUNS = Number(process.env.E2E_WALL_RUNS ?? 5);
+/** the distribution's own helper in the root Podman runs in, timed alternately with the one under test */
+const REF_HELPER = (s: PodmanSuite): string => `/usr/bin/${s.helper}`;
 const DNS_ANSWER = '198.51.100.77';
 const INDEX = 'pasta-ts e2e web root';
 
@@ -51,12 +55,18 @@ export function podmanSuite(s: PodmanSuite): void {
           SLIRP_API: s.slirpApi ? '1' : '0',
           DOWN_BYTES: String(DOWN_BYTES),
           UP_BYTES: String(UP_BYTES),
+          REF_HELPER: REF_HELPER(s),
+          WALL_RUNS: String(WALL_RUNS),
         },
       });
       console.log(timings(r, s.title));
       const net = medianMs(r.stdout, 'wall-net');
+      const ref = medianMs(r.stdout, 'wall-ref');
       const none = medianMs(r.stdout, 'wall-none');
-      console.log(`[e2e] ${s.title}: podman run wall time, median of 5: --network=${s.net} ${net.median} ms [${net.values.join(' ')}], --network=none ${none.median} ms [${none.values.join(' ')}]`);
+      const refText = ref.values.length || ref.failures
+        ? `, ${REF_HELPER(s)} ${ref.median} ms [${ref.values.join(' ')}]${ref.failures ? ` (${ref.failures} failed)` : ''}`
+        : `, no ${REF_HELPER(s)} to compare with`;
+      console.log(`[e2e] ${s.title}: podman run wall time, medians of ${net.values.length}, alternated: --network=${s.net} ${net.median} ms [${net.values.join(' ')}]${refText}, --network=none ${none.median} ms [${none.values.join(' ')}]`);
     }, 600_000);
 
     it('podman imports the busybox image (no registry)', () => {
@@ -127,7 +137,7 @@ export function podmanSuite(s: PodmanSuite): void {
     it(`podman run returns as fast as with --network=none (within ${WALL_SLACK_MS} ms)`, () => {
       const net = medianMs(r.stdout, 'wall-net');
       const none = medianMs(r.stdout, 'wall-none');
-      expect(net.failures, `podman run --network=${s.net} true failed ${net.failures} times of 5\n${dump(r)}`).toBe(0);
+      expect(net.failures, `podman run --network=${s.net} true failed ${net.failures} times of ${WALL_RUNS}\n${dump(r)}`).toBe(0);
       expect(none.failures, 'podman run --network=none true failed').toBe(0);
       expect(
         net.median - none.median,
