@@ -4,8 +4,7 @@ import type { Config } from './config.js';
 import type { HostConfig, HostRoute } from './ns/hostconf.js';
 import type { Resolv } from './ns/resolv.js';
 import { parseMac } from './wire/ethernet.js';
-import { isIP } from 'node:net';
-import { format4, mask4, parse4, parse6 } from './wire/ip.js';
+import { format4, ipFamily, mask4, parse4, parse6 } from './wire/ip.js';
 
 export const DEFAULT_MTU = 65520;
 /** pasta's own MAC address (MAC_OUR_LAA). */
@@ -117,7 +116,7 @@ function planDns<T extends number | Buffer>(cfg: Config, resolv: Resolv, family:
   dns: T[]; dnsMatch?: T; dnsHost?: T;
 } {
   const parse = (s: string): T => (family === 4 ? parse4(s) : parse6(s)) as T;
-  const mine = (s: string): boolean => isIP(s) === family;
+  const mine = (s: string): boolean => ipFamily(s) === family;
   const forward = family === 4 ? cfg.dnsForward4 : cfg.dnsForward6;
   const hostOpt = family === 4 ? cfg.dnsHost4 : cfg.dnsHost6;
   const hostResolvers = resolv.nameservers.filter(mine);

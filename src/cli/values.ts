@@ -2,7 +2,8 @@
 // integers, interface names and paths. Every function either returns the
 // canonical value or throws a CliError naming the option and the bad value.
 
-import { isIP, SocketAddress } from 'node:net';
+import { SocketAddress } from 'node:net';
+import { ipFamily } from '../wire/ip.js';
 import { CliError } from './errors.js';
 
 export type Family = 4 | 6;
@@ -49,10 +50,15 @@ export function invalid(what: string, label: string, value: string, hint?: strin
 /** Parses a literal IPv4 or IPv6 address (as inet_pton would: no zone, no prefix). */
 export function parseIp(text: string): IpAddr | undefined {
   if (text.includes('%')) return undefined; // node accepts zone ids, inet_pton does not
-  const family = isIP(text);
-  if (family !== 4 && family !== 6) return undefined;
-  const { address } = new SocketAddress({ address: text, family: family === 4 ? 'ipv4' : 'ipv6' });
-  return { family, addr: address };
+  const family = ipFamily(text);
+  if (family === 0) return undefined;
+  try {
+    // inet_pton has the last word, and gives the canonical form
+    const { address } = new SocketAddress({ address: text, family: family === 4 ? 'ipv4' : 'ipv6' });
+    return { family, addr: address };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Parses an address for option `label` and refuses the classes `rule` lists. */
@@ -117,7 +123,7 @@ export function parsePrefixLen(text: string, max: number): number | undefined {
 
 /** -n/--netmask: dotted-decimal contiguous mask or a prefix length, 1..32. */
 export function parseNetmask(label: string, text: string): number {
-  const len = isIP(text) === 4 ? maskToPrefix(ipv4Octets(text)) : parsePrefixLen(text, 32);
+  const len = ipFamily(text) === 4 ? maskToPrefix(ipv4Octets(text)) : parsePrefixLen(text, 32);
   if (len === undefined || len === 0) throw invalid('netmask', label, text);
   return len;
 }

@@ -8,7 +8,7 @@ import type { PortSpec } from '../config.js';
 import type { FlowContext } from './context.js';
 import type { TcpTranslator } from './tcp.js';
 import type { UdpTranslator } from './udp.js';
-import { parse4, parse6 } from '../wire/ip.js';
+import { ipFamily, parse4, parse6 } from '../wire/ip.js';
 
 /** One forwarded port: listen on host port `port` (at `addr`), deliver to guest port `to`. */
 export interface PortMap {
@@ -34,7 +34,7 @@ export class BindError extends Error {}
 
 /** Splits a host socket's peer address into family and the guest's view of it. */
 export function peerView(ctx: FlowContext, address: string, port: number): { v6: boolean; remote: number | Buffer } | undefined {
-  const v4 = address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : net.isIPv4(address) ? address : undefined;
+  const v4 = address.startsWith('::ffff:') && ipFamily(address.slice(7)) === 4 ? address.slice(7) : ipFamily(address) === 4 ? address : undefined;
   if (v4 !== undefined) {
     if (!ctx.plan.v4) return undefined;
     return { v6: false, remote: ctx.guestSrc4(parse4(v4), port) };
@@ -60,7 +60,7 @@ export class PortForwarder {
 
   /** Where to listen: the spec's address, or every address of the enabled families. */
   private bindAddress(addr?: string): { host: string; ipv6Only: boolean } {
-    if (addr) return { host: addr, ipv6Only: net.isIPv6(addr) };
+    if (addr) return { host: addr, ipv6Only: ipFamily(addr) === 6 };
     if (this.ctx.plan.v6) return { host: '::', ipv6Only: !this.ctx.plan.v4 };
     return { host: '0.0.0.0', ipv6Only: false };
   }
@@ -91,7 +91,7 @@ export class PortForwarder {
 
   bindUdp(m: PortMap): Promise<void> {
     const { host, ipv6Only } = this.bindAddress(m.addr);
-    const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', ipv6Only, recvBufferSize: 1 << 21 });
+    const sock = dgram.createSocket({ type: ipFamily(host) === 6 ? 'udp6' : 'udp4', ipv6Only, recvBufferSize: 1 << 21 });
     sock.on('message', (msg, rinfo) => {
       const peer = peerView(this.ctx, rinfo.address, rinfo.port);
       if (peer) this.udp.inbound(sock, rinfo.address, rinfo.port, peer.v6, peer.remote, m.to, msg);

@@ -8,7 +8,7 @@ import type { PortSpec } from '../config.js';
 import type { NsAgent } from '../ns/nsagent.js';
 import type { Log } from './context.js';
 import { BindError, type PortMap, expandPorts } from './forward.js';
-import { bytes4, parse4, parse6 } from '../wire/ip.js';
+import { bytes4, ipFamily, parse4, parse6 } from '../wire/ip.js';
 
 const UDP_SPLICE_IDLE_MS = 180_000;
 
@@ -31,7 +31,7 @@ export class NsForwarder {
   /** Binds port m.port in the namespace (loopback of each family, or m.addr). */
   async bind(kind: 'tcp' | 'udp', m: PortMap, strict: boolean): Promise<boolean> {
     const addrs: Array<{ family: 4 | 6; addr: string }> = m.addr
-      ? [{ family: net.isIPv6(m.addr) ? 6 : 4, addr: m.addr }]
+      ? [{ family: ipFamily(m.addr) === 6 ? 6 : 4, addr: m.addr }]
       : [...(this.v4 ? [{ family: 4 as const, addr: '127.0.0.1' }] : []), ...(this.v6 ? [{ family: 6 as const, addr: '::1' }] : [])];
     const bound: NsBinding[] = [];
     for (const { family, addr } of addrs) {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import type { PortForwarder } from '../flow/forward.js';
+import { ipFamily } from '../wire/ip.js';
 
 const MAX_REQUEST = 64 * 1024;
 
@@ -42,7 +43,7 @@ export class SlirpApi {
         const hostAddr = typeof a.host_addr === 'string' && a.host_addr !== '' ? a.host_addr : '0.0.0.0';
         if (!proto) return { error: { desc: `bad request: unknown proto ${String(a.proto)}` } };
         if (!valid(hostPort) || !valid(guestPort)) return { error: { desc: 'bad request: port out of range' } };
-        if (!net.isIP(hostAddr)) return { error: { desc: `bad request: bad host_addr ${hostAddr}` } };
+        if (!ipFamily(hostAddr)) return { error: { desc: `bad request: bad host_addr ${hostAddr}` } };
         const addr = hostAddr === '0.0.0.0' || hostAddr === '::' ? undefined : hostAddr;
         try {
           if (proto === 'tcp') await this.fwd.listenTcp({ port: hostPort, to: guestPort, addr });

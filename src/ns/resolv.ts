@@ -1,7 +1,7 @@
 // The host's resolver configuration (resolv.conf(5)): nameservers and the
 // search list. Parsing is pure; reading the file happens once at start-up.
 import fs from 'node:fs';
-import { isIP } from 'node:net';
+import { ipFamily } from '../wire/ip.js';
 
 export interface Resolv {
   nameservers: string[];
@@ -16,7 +16,7 @@ export function parseResolv(text: string): Resolv {
     const [key, ...rest] = line.split(/\s+/);
     if (key === 'nameserver' && rest[0]) {
       const addr = rest[0].replace(/%.*$/, '');
-      if (isIP(addr)) nameservers.push(addr);
+      if (ipFamily(addr)) nameservers.push(addr);
     } else if (key === 'search' || key === 'domain') {
       search = rest.filter((d) => d.length > 0 && d.length < 254); // the last one wins, as in the resolver
     }

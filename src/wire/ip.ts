@@ -147,6 +147,30 @@ export function parse4(s: string): number {
   return v >>> 0;
 }
 
+/** A dotted IPv4 address as inet_pton reads it: 0-255 each, no leading zeros; a zone index as node:net allows. */
+const ZONE = /^[0-9a-zA-Z.:-]+$/;
+const V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * 4 or 6 for a literal address (an IPv6 one may carry a %zone), 0 for
+ * anything else: what node:net's isIP answers, without its IPv6 pattern,
+ * whose first use compiles for 3 ms of a start-up that Podman waits for.
+ */
+export function ipFamily(s: string): 0 | 4 | 6 {
+  if (!s.includes(':')) return V4.test(s) ? 4 : 0;
+  const pct = s.indexOf('%');
+  if (pct >= 0 && !ZONE.test(s.slice(pct + 1))) return 0;
+  const addr = pct < 0 ? s : s.slice(0, pct);
+  const last = addr.lastIndexOf(':');
+  if (addr.includes('.', last) && !V4.test(addr.slice(last + 1))) return 0; // parse4 allows leading zeros
+  try {
+    parse6(addr);
+    return 6;
+  } catch {
+    return 0;
+  }
+}
+
 /** An IPv4 address (uint32) as 4 bytes in network order. */
 export function bytes4(v: number): Buffer {
   const b = Buffer.alloc(4);

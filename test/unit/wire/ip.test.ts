@@ -1,7 +1,7 @@
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
-  IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IpError, equal6, format4, format6, isLinkLocal6, isMulticast6, isUnspecified6, mask4,
+  IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IpError, equal6, format4, format6, ipFamily, isLinkLocal6, isMulticast6, isUnspecified6, mask4,
   newIpView, parse4, parse6, parseIpv4, parseIpv6, writeIpv4, writeIpv6,
 } from '../../../src/wire/ip.js';
 import { inetChecksum, verifies } from '../helpers/csum.js';
@@ -114,6 +114,44 @@ describe('IPv6 addresses', () => {
     expect(isUnspecified6(parse6('::1'))).toBe(false);
     expect(equal6(buf, 3, parse6('fe80::1'), 0)).toBe(true);
     expect(equal6(buf, 3, parse6('fe80::2'), 0)).toBe(false);
+  });
+});
+
+describe('ipFamily', () => {
+  it.each([
+    ['1.2.3.4', 4], ['0.0.0.0', 4], ['255.255.255.255', 4], ['::', 6], ['fd00::100', 6], ['::ffff:10.0.2.2', 6],
+    ['fe80::1%eth0', 6], ['24', 0], ['', 0], ['01.2.3.4', 0], ['::1.02.3.4', 0], ['fe80::1%', 0], ['256.1.1.1', 0],
+    ['1.2.3.4:80', 0], ['[::1]', 0], ['localhost', 0],
+  ] as const)('%j is %i', (s, family) => {
+    expect(ipFamily(s)).toBe(family);
+  });
+
+  it('agrees with node:net isIP on 30000 random and mutated addresses', () => {
+    const r = rng(4291);
+    const seeds = ['192.0.2.1', '10.0.2.100', '::', '::1', 'fd00::2', '2001:db8:0:1:1:1:1:1', '::ffff:192.0.2.1', '64:ff9b::10.0.0.1',
+      '1:2:3:4:5:6:1.2.3.4', 'fe80::1%eth0', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8'];
+    const alphabet = '0123456789abcdefABCDEFgG:.%-';
+    let agreed = 0;
+    for (let i = 0; i < 30000; i++) {
+      let s: string;
+      if (i % 2) {
+        s = '';
+        for (let n = r.int(24); n > 0; n--) s += alphabet[r.int(alphabet.length)];
+      } else {
+        const chars = [...seeds[r.int(seeds.length)]!];
+        for (let n = 1 + r.int(3); n > 0; n--) {
+          const at = r.int(chars.length + 1);
+          const k = r.int(3);
+          if (k === 0) chars.splice(at, 1);
+          else if (k === 1) chars.splice(at, 0, alphabet[r.int(alphabet.length)]!);
+          else chars[at] = alphabet[r.int(alphabet.length)]!;
+        }
+        s = chars.join('');
+      }
+      expect(ipFamily(s), JSON.stringify(s)).toBe(isIP(s));
+      if (isIP(s)) agreed++;
+    }
+    expect(agreed).toBeGreaterThan(3000); // the mutations keep enough real addresses to compare
   });
 });
 
