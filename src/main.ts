@@ -259,5 +259,22 @@ function daemonize(prog: string, cfg: Config, args: string[]): void {
   });
 }
 
+/**
+ * For the build's code cache (scripts/bundle.mjs): parses the command lines
+ * Podman 5, Buildah 1.39 and Podman 4.3.1 pass, so that the cache holds the
+ * option parsers compiled, and loads the daemon's modules. Opens nothing and
+ * starts nothing: the results are thrown away.
+ */
+export async function primeCodeCache(): Promise<void> {
+  const [{ parseCli }, { parseSlirpCli }] = await Promise.all([import('./cli/index.js'), import('./cli/slirp4netns.js')]);
+  const ns = ['--netns', '/proc/self/ns/net'];
+  parseCli(['--config-net', '--dns-forward', '169.254.1.1', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '--no-map-gw', '--quiet', ...ns, '--map-guest-addr', '169.254.1.2'], {}, 'pasta');
+  parseCli(['--config-net', '-t', '127.0.0.1/8443-8443:443-443', '-t', '8080-8080:80-80', '-u', '8053-8053:53-53', '-T', 'none', '-U', 'none', '--quiet', ...ns], {}, 'pasta');
+  const slirp = ['--mtu=65520', '--enable-sandbox', '--enable-seccomp', '--enable-ipv6', '-c', '-e', '3', '-r', '4', '--netns-type=path', '/proc/self/ns/net', 'tap0'];
+  parseSlirpCli(['--disable-host-loopback', ...slirp], {}, 'slirp4netns');
+  parseSlirpCli(['--cidr=10.42.0.0/24', ...slirp], {}, 'slirp4netns');
+  await import('./run.js');
+}
+
 // Stage 2 is started as `node dist/main.js PROGPATH ARGS...` by the launcher.
 if (process.argv[1] === SCRIPT) main(process.argv.slice(3), process.argv[2]);
