@@ -2,9 +2,9 @@
 // Bundles the compiled program (dist/, from tsc) into one CommonJS file,
 // dist/bundle/program.js (dist/bundle/package.json says "commonjs"), which
 // dist/bundle/main.js (scripts/bundle/main.cjs) compiles with the V8 code
-// cache made here, dist/bundle/program.cache: a daemon's start as Podman 4
-// runs it took 58 ms of CPU instead of 67 with it (medians of 20
-// interleaved, together with the isIP change before it). Every Node
+// cache made here, dist/bundle/program.cache: with it a daemon's start took
+// 60.8 ms of CPU instead of 65.3 as Podman 4 starts it, 59.8 instead of 67.4
+// as Podman 5 does (medians of 15-20 interleaved starts). Every Node
 // start (each stage's, the daemon's Podman waits for) loads it, and loading
 // is CPU the container's own start competes for: as ES module chunks the
 // bundle cost 24 ms of CPU on top of Node's own start, as one ES module 20,
@@ -14,8 +14,8 @@
 // pino stay outside (a native addon; a logger that is loaded only when
 // something is logged). The bundle keeps dist/'s depth, so paths made from
 // import.meta.url (../../native-shims/build) still resolve: import.meta.url
-// becomes the entry's file URL (main.js: the program runs as that file). Built by `npm run build`, `npm test` and
-// `npm ci` (prepare).
+// becomes the entry's file URL (main.js: the program runs as that file).
+// Built by `npm run build`, `npm test` and `npm ci` (prepare).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, rmSync, writeFileSync } from 'node:fs';

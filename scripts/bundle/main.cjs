@@ -1,14 +1,15 @@
 'use strict';
 // dist/bundle/main.js, pasta-ts's entry (copied there by scripts/bundle.mjs).
 // It compiles program.js, the bundle, with V8's code cache in program.cache
-// when the build made that from this very program.js (its size and mtime in ms are
-// the cache's first 16 bytes; V8 itself checks only the source's length):
-// the parser and compiler then skip what the cache holds, 6 ms of the CPU of
-// each daemon start that a container start competes with. Without a usable
-// cache (another Node, V8 flags such as --cpu-prof, a copied file) V8
-// compiles as usual. The program runs as this file: its __filename, module
-// and require are this file's, so that its paths, its main-module check and
-// the Node processes it starts again are the same as without the cache.
+// when the build made that from this very program.js (its size and mtime in
+// ms are the cache's first 16 bytes; V8 itself checks only the source's
+// length): the parser and compiler then skip what the cache holds, 5 to 8 ms
+// of the CPU of each daemon start that a container start competes with.
+// Without a usable cache (another Node, V8 flags such as
+// --max-old-space-size, a copied file) V8 compiles as usual. The program runs
+// as this file: its __filename, module and require are this file's, so that
+// its paths, its main-module check and the Node processes it starts again are
+// the same as without the cache.
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
