@@ -3,7 +3,7 @@
 // canonical value or throws a CliError naming the option and the bad value.
 
 import { SocketAddress } from 'node:net';
-import { ipFamily } from '../wire/ip.js';
+import { ipFamily, isIp4 } from '../wire/ip.js';
 import { CliError } from './errors.js';
 
 export type Family = 4 | 6;
@@ -123,7 +123,7 @@ export function parsePrefixLen(text: string, max: number): number | undefined {
 
 /** -n/--netmask: dotted-decimal contiguous mask or a prefix length, 1..32. */
 export function parseNetmask(label: string, text: string): number {
-  const len = ipFamily(text) === 4 ? maskToPrefix(ipv4Octets(text)) : parsePrefixLen(text, 32);
+  const len = isIp4(text) ? maskToPrefix(ipv4Octets(text)) : parsePrefixLen(text, 32);
   if (len === undefined || len === 0) throw invalid('netmask', label, text);
   return len;
 }

@@ -8,7 +8,7 @@ import type { PortSpec } from '../config.js';
 import type { FlowContext } from './context.js';
 import type { TcpTranslator } from './tcp.js';
 import type { UdpTranslator } from './udp.js';
-import { ipFamily, parse4, parse6 } from '../wire/ip.js';
+import { ipFamily, isIp4, parse4, parse6 } from '../wire/ip.js';
 
 /** One forwarded port: listen on host port `port` (at `addr`), deliver to guest port `to`. */
 export interface PortMap {
@@ -34,7 +34,8 @@ export class BindError extends Error {}
 
 /** Splits a host socket's peer address into family and the guest's view of it. */
 export function peerView(ctx: FlowContext, address: string, port: number): { v6: boolean; remote: number | Buffer } | undefined {
-  const v4 = address.startsWith('::ffff:') && ipFamily(address.slice(7)) === 4 ? address.slice(7) : ipFamily(address) === 4 ? address : undefined;
+  // per datagram: a pattern test, and an IPv6 address is parsed once, below
+  const v4 = address.startsWith('::ffff:') && isIp4(address.slice(7)) ? address.slice(7) : isIp4(address) ? address : undefined;
   if (v4 !== undefined) {
     if (!ctx.plan.v4) return undefined;
     return { v6: false, remote: ctx.guestSrc4(parse4(v4), port) };

@@ -147,9 +147,15 @@ export function parse4(s: string): number {
   return v >>> 0;
 }
 
-/** A dotted IPv4 address as inet_pton reads it: 0-255 each, no leading zeros; a zone index as node:net allows. */
-const ZONE = /^[0-9a-zA-Z.:-]+$/;
+/** a dotted IPv4 address as inet_pton reads it: 0-255 each, no leading zeros */
 const V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** a zone index as node:net allows it */
+const ZONE = /^[0-9a-zA-Z.:-]+$/;
+
+/** Whether s is a dotted IPv4 address (node:net's isIPv4): a pattern test, nothing parsed. */
+export function isIp4(s: string): boolean {
+  return V4.test(s);
+}
 
 /**
  * 4 or 6 for a literal address (an IPv6 one may carry a %zone), 0 for
@@ -157,12 +163,12 @@ const V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[
  * whose first use compiles for 3 ms of a start-up that Podman waits for.
  */
 export function ipFamily(s: string): 0 | 4 | 6 {
-  if (!s.includes(':')) return V4.test(s) ? 4 : 0;
+  if (!s.includes(':')) return isIp4(s) ? 4 : 0;
   const pct = s.indexOf('%');
   if (pct >= 0 && !ZONE.test(s.slice(pct + 1))) return 0;
   const addr = pct < 0 ? s : s.slice(0, pct);
   const last = addr.lastIndexOf(':');
-  if (addr.includes('.', last) && !V4.test(addr.slice(last + 1))) return 0; // parse4 allows leading zeros
+  if (addr.includes('.', last) && !isIp4(addr.slice(last + 1))) return 0; // parse4 allows leading zeros
   try {
     parse6(addr);
     return 6;

@@ -1,7 +1,7 @@
-import { isIP, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
-  IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IpError, equal6, format4, format6, ipFamily, isLinkLocal6, isMulticast6, isUnspecified6, mask4,
+  IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IpError, equal6, format4, format6, ipFamily, isIp4, isLinkLocal6, isMulticast6, isUnspecified6, mask4,
   newIpView, parse4, parse6, parseIpv4, parseIpv6, writeIpv4, writeIpv6,
 } from '../../../src/wire/ip.js';
 import { inetChecksum, verifies } from '../helpers/csum.js';
@@ -126,7 +126,7 @@ describe('ipFamily', () => {
     expect(ipFamily(s)).toBe(family);
   });
 
-  it('agrees with node:net isIP on 30000 random and mutated addresses', () => {
+  it('agrees with node:net isIP (and isIp4 with isIPv4) on 30000 random and mutated addresses', () => {
     const r = rng(4291);
     const seeds = ['192.0.2.1', '10.0.2.100', '::', '::1', 'fd00::2', '2001:db8:0:1:1:1:1:1', '::ffff:192.0.2.1', '64:ff9b::10.0.0.1',
       '1:2:3:4:5:6:1.2.3.4', 'fe80::1%eth0', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8'];
@@ -149,6 +149,7 @@ describe('ipFamily', () => {
         s = chars.join('');
       }
       expect(ipFamily(s), JSON.stringify(s)).toBe(isIP(s));
+      expect(isIp4(s), JSON.stringify(s)).toBe(isIPv4(s));
       if (isIP(s)) agreed++;
     }
     expect(agreed).toBeGreaterThan(3000); // the mutations keep enough real addresses to compare
