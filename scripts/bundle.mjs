@@ -56,30 +56,17 @@ await build({
 writeFileSync(join(repo, 'dist/bundle/package.json'), '{ "type": "commonjs" }\n');
 copyFileSync(join(repo, 'scripts/bundle/main.cjs'), join(repo, 'dist/bundle/main.js'));
 
-// V8's code cache for program.js, as scripts/bundle/main.cjs uses it: made
-// in a Node of its own, with the flags a start has (none), once the program's
-// primeCodeCache() has run what every start runs.
+// V8's code cache for program.js, written by the entry itself (the format
+// is its own) in a Node of its own, with the flags a start has (none), once
+// the program's primeCodeCache() has run what every start runs. No cache is
+// there yet, so the entry compiles without one; argv[1] is not the entry,
+// so the program does not take itself for the main module and start.
 const primer = `
-const fs = require('node:fs');
-const path = require('node:path');
-const vm = require('node:vm');
-const { createRequire, wrap } = require('node:module');
-const [program, entry, out] = process.argv.slice(1);
-const script = new vm.Script(wrap(fs.readFileSync(program, 'utf8')), { filename: program });
-const m = { exports: {} };
-script.runInThisContext().call(m.exports, m.exports, createRequire(entry), m, entry, path.dirname(entry));
-m.exports.primeCodeCache().then(() => {
-  const st = fs.statSync(program);
-  const head = Buffer.alloc(16);
-  head.writeDoubleLE(st.size, 0);
-  head.writeDoubleLE(Math.round(st.mtimeMs), 8);
-  fs.writeFileSync(out, Buffer.concat([head, script.createCachedData()]));
-});`;
+const entry = require(process.argv[2]);
+entry.primeCodeCache().then(() => entry[Symbol.for('pasta-ts.codeCache')].write());`;
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
-const made = spawnSync(process.execPath, ['-e', primer, ...['program.js', 'main.js', 'program.cache'].map((f) => join(repo, 'dist/bundle', f))], {
-  env, encoding: 'utf8', timeout: 60_000,
-});
+const made = spawnSync(process.execPath, ['-e', primer, 'prime', join(repo, 'dist/bundle/main.js')], { env, encoding: 'utf8', timeout: 60_000 });
 if (made.status !== 0) throw new Error(`code cache: ${made.error ?? `exit ${made.status} ${made.signal ?? ''}`}\n${made.stderr}`);
 
 // Podman 4 runs `slirp4netns --help` before every container start and reads

@@ -17,11 +17,19 @@ const { wrap } = require('node:module');
 
 const program = path.join(__dirname, 'program.js');
 
+/** The cache's first 16 bytes: which program.js it was made from. */
+function header() {
+  const st = fs.statSync(program);
+  const h = Buffer.alloc(16);
+  h.writeDoubleLE(st.size, 0);
+  h.writeDoubleLE(Math.round(st.mtimeMs), 8);
+  return h;
+}
+
 function codeCache() {
   try {
     const cache = fs.readFileSync(path.join(__dirname, 'program.cache'));
-    const st = fs.statSync(program);
-    return cache.length > 16 && cache.readDoubleLE(0) === st.size && cache.readDoubleLE(8) === Math.round(st.mtimeMs) ? cache.subarray(16) : undefined;
+    return cache.length > 16 && cache.subarray(0, 16).equals(header()) ? cache.subarray(16) : undefined;
   } catch {
     return undefined;
   }
@@ -30,7 +38,11 @@ function codeCache() {
 const cachedData = codeCache();
 const script = new vm.Script(wrap(fs.readFileSync(program, 'utf8')), { filename: program, cachedData });
 script.runInThisContext().call(exports, exports, require, module, __filename, __dirname);
-// what became of the cache, for test/unit/build/codecache.test.ts
+// what became of the cache (test/unit/build/codecache.test.ts), and how the
+// build writes it (scripts/bundle.mjs), after the program has run as it does
 Object.defineProperty(module.exports, Symbol.for('pasta-ts.codeCache'), {
-  value: cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted',
+  value: {
+    state: cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted',
+    write: () => fs.writeFileSync(path.join(__dirname, 'program.cache'), Buffer.concat([header(), script.createCachedData()])),
+  },
 });

@@ -16,7 +16,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** What the entry in `dir` did with the cache, when Node runs with `flags`. */
 function cacheState(dir: string, flags: string[] = []): string {
-  const code = `process.stdout.write(require(${JSON.stringify(path.join(dir, 'main.js'))})[Symbol.for('pasta-ts.codeCache')])`;
+  const code = `process.stdout.write(require(${JSON.stringify(path.join(dir, 'main.js'))})[Symbol.for('pasta-ts.codeCache')].state)`;
   return execFileSync(process.execPath, [...flags, '-e', code], { env: ENV, encoding: 'utf8' });
 }
 
